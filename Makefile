@@ -1,0 +1,38 @@
+# Hisaab developer entry points. `make demo` and `make test` work on a fresh machine.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HISAAB := $(VENV)/bin/hisaab
+DEMO   ?= demo-out
+
+.PHONY: install demo test lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: install
+	$(HISAAB) simulate --rows 20000 --seed 7 --bank-format hdfc --out $(DEMO)/data
+	$(HISAAB) reconcile --pg $(DEMO)/data/pg.csv --bank $(DEMO)/data/bank.csv --out $(DEMO)/results
+	$(HISAAB) evaluate --truth $(DEMO)/data/truth.csv --results $(DEMO)/results
+
+test: install
+	$(PY) -m pytest -n 2 -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+bench: install
+	$(PY) benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(DEMO) bench-data .pytest_cache .mypy_cache .ruff_cache

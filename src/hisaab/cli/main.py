@@ -1,0 +1,61 @@
+"""The `hisaab` Typer application and the one place where errors become messages and exit codes.
+
+Exit status: 0 success, 2 bad input or usage (a one-paragraph message on stderr, no traceback),
+1 an internal error (a short message; set HISAAB_DEBUG=1 to see the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from hisaab.cli import evaluate, normalize, reconcile, simulate, templates
+from hisaab.errors import HisaabError, InputError
+
+app = typer.Typer(
+    name="hisaab",
+    help="Reconcile payment-gateway transactions against bank and wallet statements.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("reconcile")(reconcile.reconcile_command)
+app.command("normalize")(normalize.normalize_command)
+app.command("simulate")(simulate.simulate_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.add_typer(templates.app, name="templates")
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `hisaab` script."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except SystemExit:
+        raise
+    except InputError as exc:
+        err_console.print(f"error: {exc.describe()}", markup=False)
+        sys.exit(2)
+    except HisaabError as exc:
+        err_console.print(f"error [{exc.code}]: {exc.describe()}", markup=False)
+        sys.exit(2 if exc.http_status < 500 else 1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; no output was written", markup=False)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("HISAAB_DEBUG"):
+            raise
+        err_console.print(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in Hisaab; "
+            "run again with HISAAB_DEBUG=1 for the traceback.",
+            markup=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

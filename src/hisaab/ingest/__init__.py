@@ -1,0 +1,1 @@
+"""Reading statements and exports of every source into canonical records."""
