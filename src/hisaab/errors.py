@@ -79,6 +79,8 @@ class InputError(HisaabError):
         if self.column:
             where.append(f"column {self.column!r}")
         text = f"{', '.join(where)}: {self.message}" if where else self.message
+        if self.expected and not text.endswith((".", "!", "?")):
+            text += "."
         if self.expected:
             text += f" Expected {self.expected}."
         return text

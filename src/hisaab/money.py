@@ -14,25 +14,22 @@ from typing import Literal
 from hisaab.errors import AmountError, CurrencyError
 
 # ISO 4217 minor-unit exponents. Currencies not listed as 0, 3 or 4 use 2.
-_EXPONENT_0 = {
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-    "VND", "VUV", "XAF", "XOF", "XPF",
-}
-_EXPONENT_3 = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
-_EXPONENT_4 = {"CLF", "UYW"}
-_EXPONENT_2 = {
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
-    "CHE", "CHF", "CHW", "CNY", "COP", "COU", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD",
-    "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD",
-    "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW",
-    "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT",
-    "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK",
-    "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR",
-    "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP",
-    "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "USN", "UYU",
-    "UZS", "VED", "VES", "WST", "XCD", "YER", "ZAR", "ZMW", "ZWG",
-}
+_EXPONENT_0 = frozenset(
+    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()
+)
+_EXPONENT_3 = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
+_EXPONENT_4 = frozenset("CLF UYW".split())
+_EXPONENT_2 = frozenset(
+    (
+        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN "
+        "BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB "
+        "EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS "
+        "KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+        "MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD "
+        "SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS "
+        "UAH USD USN UYU UZS VED VES WST XCD YER ZAR ZMW ZWG"
+    ).split()
+)
 
 CURRENCY_EXPONENTS: dict[str, int] = {
     **dict.fromkeys(_EXPONENT_2, 2),
@@ -157,9 +154,10 @@ def parse_amount(
     whole, _, frac = s.partition(decimal_separator)
     whole = whole.replace(" ", "")
     if group_sep in whole:
-        if strict_grouping and not (_WESTERN.match(whole.replace(group_sep, ",")) or _INDIAN.match(
-            whole.replace(group_sep, ",")
-        )):
+        if strict_grouping and not (
+            _WESTERN.match(whole.replace(group_sep, ","))
+            or _INDIAN.match(whole.replace(group_sep, ","))
+        ):
             raise AmountError(
                 f"{original!r} has misplaced digit-group separators",
                 expected="groups like 1,234,567.89 or 12,34,567.89",
@@ -167,10 +165,12 @@ def parse_amount(
         whole = whole.replace(group_sep, "")
     if whole == "":
         whole = "0"
-    if not whole.isdigit() or not whole.isascii() or (frac and not (frac.isdigit() and frac.isascii())):
+    if (
+        not whole.isdigit()
+        or not whole.isascii()
+        or (frac and not (frac.isdigit() and frac.isascii()))
+    ):
         raise AmountError(f"{original!r} is not a number", expected="a number such as 1,053.00")
-    if decimal_separator in s and frac == "":
-        frac = ""
     if len(frac) > exp:
         if frac[exp:].strip("0"):
             raise AmountError(
@@ -178,7 +178,8 @@ def parse_amount(
                 expected=f"at most {exp} decimal places for {currency}",
             )
         frac = frac[:exp]
-    minor = int(whole) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
+    scale: int = 10**exp
+    minor = int(whole) * scale + (int(frac.ljust(exp, "0")) if exp else 0)
     return -minor if negative and minor else minor
 
 

@@ -70,8 +70,17 @@ CANONICAL_SCHEMA = pa.schema(
 
 # The fields whose equality makes two rows "the same transaction" for fingerprinting.
 _CONTENT_FIELDS = (
-    "source", "direction", "amount_minor", "currency", "value_date", "booked_at", "utr",
-    "merchant_ref", "settlement_id", "narration", "record_id_given",
+    "source",
+    "direction",
+    "amount_minor",
+    "currency",
+    "value_date",
+    "booked_at",
+    "utr",
+    "merchant_ref",
+    "settlement_id",
+    "narration",
+    "record_id_given",
 )
 
 
@@ -146,8 +155,9 @@ def finalize(table: pa.Table) -> pa.Table:
         positioned = table.append_column("__pos", pa.array(range(table.num_rows), pa.int64()))
         con.register("t", positioned)
         content = " || '|' || ".join(
-            f"coalesce(CAST({c} AS VARCHAR), '')" if c != "record_id_given" else
-            "coalesce(record_id, '')"
+            f"coalesce(CAST({c} AS VARCHAR), '')"
+            if c != "record_id_given"
+            else "coalesce(record_id, '')"
             for c in _CONTENT_FIELDS
         )
         sql = f"""

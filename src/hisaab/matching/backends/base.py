@@ -1,0 +1,32 @@
+"""The execution interface the engine needs from a SQL backend (five methods and a close)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+
+OutputFormat = Literal["csv", "parquet"]
+
+
+class Backend(Protocol):
+    name: str
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """Expose an Arrow table as a relation called `name` (no copy where possible)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run a statement that returns nothing (DDL, INSERT, DELETE)."""
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows (for small results only)."""
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a query and return the whole result as an Arrow table."""
+
+    def copy(self, sql: str, path: Path, fmt: OutputFormat) -> None:
+        """Write a query's result to a CSV (with header) or Parquet file."""
+
+    def close(self) -> None: ...

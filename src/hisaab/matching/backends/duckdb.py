@@ -1,0 +1,42 @@
+"""DuckDB backend: an in-process connection with bounded memory and threads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from hisaab.matching.backends.base import OutputFormat
+
+
+class DuckDBBackend:
+    name = "duckdb"
+
+    def __init__(self, *, memory_limit: str = "2GB", threads: int | None = None) -> None:
+        self.con = duckdb.connect(config={"memory_limit": memory_limit})
+        self.con.execute(f"SET threads = {int(threads or os.cpu_count() or 2)}")
+        self.con.execute("SET preserve_insertion_order = false")
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.con.execute(sql, list(params))
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        return self.con.sql(sql, params=list(params) or None).to_arrow_table()
+
+    def copy(self, sql: str, path: Path, fmt: OutputFormat) -> None:
+        options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
+        target = str(path).replace("'", "''")
+        self.con.execute(f"COPY ({sql}) TO '{target}' ({options})")
+
+    def close(self) -> None:
+        self.con.close()

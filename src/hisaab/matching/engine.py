@@ -1,0 +1,154 @@
+"""The reconciliation engine: canonical PG and bank records in, matches and exceptions out.
+
+    reconcile(pg, bank, ruleset) -> ReconResult
+
+Every input record ends in exactly one place: an automatic match, or one exception row (a
+record in a suggested match is also an exception, named by why it is not automatic). So the
+amounts of the inputs always equal the amounts of automatic matches plus exceptions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hisaab.errors import InputError
+from hisaab.ingest.records import conform
+from hisaab.matching import stages
+from hisaab.matching.backends.base import Backend
+from hisaab.matching.backends.duckdb import DuckDBBackend
+from hisaab.matching.result import ReconResult
+from hisaab.matching.rules import (
+    OneToOneStage,
+    RuleSet,
+    SettlementGroupStage,
+    SubsetSumStage,
+)
+from hisaab.matching.subset_sum import subset_sum
+
+Progress = Callable[[str, int, int], None]
+
+_RECORD_COLUMNS = """
+    rid BIGINT, record_id VARCHAR, amount_minor BIGINT, net_minor BIGINT, currency VARCHAR,
+    direction VARCHAR, value_date DATE, utr VARCHAR, merchant_ref VARCHAR,
+    settlement_id VARCHAR, settlement_utr VARCHAR, merchant_id VARCHAR, source_line BIGINT
+"""
+
+
+@dataclass
+class RunInfo:
+    """What a run records about itself, so a result can be traced to its inputs and rules."""
+
+    ruleset_version: str
+    ruleset_source: str
+    threshold: float
+    inputs: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+def reconcile(
+    pg: pa.Table,
+    bank: pa.Table,
+    ruleset: RuleSet,
+    *,
+    info: RunInfo | None = None,
+    backend: Backend | None = None,
+    progress: Progress | None = None,
+) -> ReconResult:
+    """Match canonical PG records against canonical bank records with `ruleset`'s stages."""
+    started = time.perf_counter()
+    db = backend or DuckDBBackend()
+    info = info or RunInfo(ruleset.version, ruleset.source, ruleset.threshold)
+    steps = len(ruleset.stages) + 2
+    report = progress or (lambda _name, _done, _total: None)
+    report("loading", 0, steps)
+    prepare(db, pg, bank)
+    stages.set_variables(db, ruleset)
+    for i, stage in enumerate(ruleset.stages, start=1):
+        report(stage.name, i, steps)
+        if isinstance(stage, OneToOneStage):
+            stages.one_to_one(db, stage)
+        elif isinstance(stage, SettlementGroupStage):
+            stages.settlement_group(db, stage)
+        elif isinstance(stage, SubsetSumStage):
+            subset_sum(db, stage, tolerance=ruleset.rules.amount.tolerance_minor)
+            stages.mark_taken(db)
+    report("exceptions", steps - 1, steps)
+    _unmatched(db)
+    report("done", steps, steps)
+    return ReconResult(
+        db=db, ruleset=ruleset, info=info, elapsed_seconds=time.perf_counter() - started
+    )
+
+
+def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
+    """Load both sides into working tables with row ids; blank references become NULL."""
+    for side, table in (("pg", pg), ("bank", bank)):
+        table = conform(table)
+        rid = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), len(table))), 1)
+        db.register(f"{side}_in", table.append_column("rid", rid))
+        net = (
+            "amount_minor - coalesce(fee_minor, 0) - coalesce(tax_minor, 0)"
+            if side == "pg"
+            else "amount_minor"
+        )
+        db.execute(f"CREATE OR REPLACE TABLE {side} ({_RECORD_COLUMNS})")
+        db.execute(
+            f"""
+            INSERT INTO {side}
+            SELECT rid, record_id, amount_minor, {net}, currency,
+                   direction, value_date,
+                   nullif(trim(utr), ''), nullif(trim(merchant_ref), ''),
+                   nullif(trim(settlement_id), ''), nullif(trim(settlement_utr), ''),
+                   nullif(trim(merchant_id), ''), source_line
+            FROM {side}_in
+            """
+        )
+        problems = db.rows(
+            f"""
+            SELECT record_id, source_line FROM {side}
+            WHERE amount_minor IS NULL OR amount_minor < 0 OR currency IS NULL
+               OR value_date IS NULL OR direction NOT IN ('CR', 'DR') OR direction IS NULL
+            LIMIT 1
+            """
+        )
+        if problems:
+            record_id, line = problems[0]
+            raise InputError(
+                f"{side} record {record_id!r} lacks a non-negative amount, currency, direction"
+                " or value date",
+                line=line,
+                expected="canonical records from a template or a canonical file",
+            )
+        db.execute(f"CREATE OR REPLACE TABLE {side}_free AS SELECT * FROM {side}")
+    db.execute(
+        """
+        CREATE OR REPLACE TABLE match_rows (
+            stage VARCHAR, match_type VARCHAR, prid BIGINT, brid BIGINT, confidence DOUBLE,
+            status VARCHAR, r_utr BOOLEAN, r_amount BOOLEAN, r_date BOOLEAN, r_ref BOOLEAN,
+            amount_delta BIGINT, date_delta INTEGER)
+        """
+    )
+    db.execute(
+        """
+        CREATE OR REPLACE TABLE exc_rows (
+            side VARCHAR, rid BIGINT, category VARCHAR, stage VARCHAR,
+            counterparts STRUCT(side VARCHAR, rid BIGINT)[], amount_delta BIGINT,
+            date_delta INTEGER, confidence DOUBLE, reason VARCHAR)
+        """
+    )
+
+
+def _unmatched(db: Backend) -> None:
+    for side in ("pg", "bank"):
+        db.execute(
+            f"""
+            INSERT INTO exc_rows
+            SELECT '{side}', rid, 'UNMATCHED_{side.upper()}', NULL, [], NULL, NULL, NULL,
+                   'no counterpart found by any stage'
+            FROM {side}_free
+            """
+        )
