@@ -55,7 +55,7 @@ def reconcile_command(
         TimeElapsedColumn(),
         console=console,
         transient=True,
-        disable=quiet,
+        disable=quiet or not console.is_terminal,
     ) as bar:
         task = bar.add_task("reading", total=None)
 

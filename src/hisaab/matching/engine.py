@@ -123,7 +123,8 @@ def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
                 line=line,
                 expected="canonical records from a template or a canonical file",
             )
-        db.execute(f"CREATE OR REPLACE TABLE {side}_free AS SELECT * FROM {side}")
+        # Everything is free before the first stage; mark_taken materialises what is left.
+        db.execute(f"CREATE OR REPLACE VIEW {side}_free AS SELECT * FROM {side}")
     db.execute(
         """
         CREATE OR REPLACE TABLE match_rows (

@@ -401,7 +401,12 @@ def mark_taken(db: Backend) -> None:
         )
         db.execute(
             f"""
-            CREATE OR REPLACE TABLE {side}_free AS
+            CREATE OR REPLACE TEMP TABLE {side}_left AS
             SELECT * FROM {side}_free ANTI JOIN decided USING (rid)
             """
         )
+        is_view = db.rows(
+            "SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [f"{side}_free"]
+        )[0][0]
+        db.execute(f"DROP {'VIEW' if is_view else 'TABLE'} {side}_free")
+        db.execute(f"ALTER TABLE {side}_left RENAME TO {side}_free")
