@@ -35,3 +35,8 @@ def sniff_standard(path: Path) -> list[str]:
     with path.open("rb") as fh:
         head = fh.read(65536)
     return [name for name, fmt in STANDARD_FORMATS.items() if fmt.sniff(head)]
+
+
+# The format modules register themselves on import; they import `register` and
+# `StandardFormat` from this package, so they are imported last, once both exist.
+from hisaab.ingest.formats import bai2, camt053, mt940, ofx  # noqa: E402, F401
