@@ -116,6 +116,18 @@ def test_unlinked_settlement_found_by_subset_sum_is_only_suggested(run: Run) -> 
     assert out.category("pay_3") == "UNMATCHED_PG"
 
 
+def test_credit_naming_no_merchant_is_never_explained_by_a_sum_of_loose_payments(
+    run: Run,
+) -> None:
+    payments = [
+        pg("pay_1", "300.00", fee="6.00", tax="1.08", merchant_id="M0001234"),
+        pg("pay_2", "200.00", fee="4.00", tax="0.72", merchant_id="M0005678"),
+    ]
+    out = run(payments, [bank("int_1", "488.20", narration="INTEREST CREDIT", value_date=NEXT_DAY)])
+    assert out.matches == []
+    assert out.category("int_1") == "UNMATCHED_BANK"
+
+
 def test_credit_without_rrn_is_suggested_and_flagged_utr_missing(run: Run) -> None:
     out = run([pg("pay_1", "1234.56", utr=RRN)], [bank("b1", "1234.56", narration="UPI TRANSFER")])
     assert out.match_of("b1")["status"] == "suggested"

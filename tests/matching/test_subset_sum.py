@@ -17,8 +17,8 @@ def test_reports_at_most_two_solutions_when_several_exist() -> None:
     assert len(find_subsets([100, 200, 300, 400, 500], 700, tolerance=0, max_size=12)) == 2
 
 
-def test_single_records_are_not_settlements() -> None:
-    assert find_subsets([700, 1, 2], 700, tolerance=0, max_size=12) == []
+def test_a_settlement_of_one_payment_is_found() -> None:
+    assert find_subsets([700, 1, 2], 700, tolerance=0, max_size=12) == [(0,)]
 
 
 def test_group_size_is_bounded() -> None:

@@ -1,11 +1,13 @@
 """Many-to-one matching without a settlement reference: a bounded exact subset-sum search.
 
-A bank credit that no reference links to anything may still be a settlement of several PG
-payments. Inside its block (same currency and direction, same merchant when the credit names
-one, PG value dates in the window before the credit) we look for the subsets of PG net amounts
-that add up to the credit. The search is bounded twice: blocks larger than `max_candidates`
-are not searched at all, and subsets larger than `max_group_size` are not considered. It is a
-meet-in-the-middle search: 2 x 2^(n/2) partial sums instead of 2^n subsets.
+A bank credit that no reference links to anything may still be a settlement of PG payments
+when it names the merchant it settles. Inside its block (same currency and direction, that
+merchant's payments with neither a settlement id nor a settlement UTR, value dates in the
+window before the credit) we look for the subsets of PG net amounts that add up to the credit.
+Credits that name no merchant are not searched: across merchants, a few dozen loose payments
+make almost any amount some subset's sum. The search is bounded twice: blocks larger than
+`max_candidates` are not searched at all, and subsets larger than `max_group_size` are not
+considered. It is a meet-in-the-middle search: 2 x 2^(n/2) partial sums instead of 2^n.
 
 Only a credit with exactly one solution, sharing no payment with another credit's solution,
 is proposed. Because a sum alone is weak evidence, these matches score below the automatic
@@ -31,7 +33,6 @@ _ENOUGH = 2
 class Block:
     bank_rid: int
     target: int
-    merchant_known: bool
     pg_rids: tuple[int, ...]
     nets: tuple[int, ...]
 
@@ -39,7 +40,7 @@ class Block:
 def find_subsets(
     nets: Sequence[int], target: int, *, tolerance: int, max_size: int, enough: int = _ENOUGH
 ) -> list[tuple[int, ...]]:
-    """Index tuples (size 2..max_size) whose values sum to target within tolerance.
+    """Index tuples (size 1..max_size) whose values sum to target within tolerance.
 
     Returns at most `enough` solutions, in a deterministic order.
     """
@@ -61,7 +62,7 @@ def find_subsets(
         for delta in range(-tolerance, tolerance + 1):
             for rmask, rsize in by_sum.get(target - s + delta, ()):
                 size = lsize + rsize
-                if not 2 <= size <= max_size:
+                if not 1 <= size <= max_size:
                     continue
                 idx = tuple(i for i in range(half) if lmask >> i & 1) + tuple(
                     half + i for i in range(n - half) if rmask >> i & 1
@@ -97,9 +98,7 @@ def subset_sum(db: Backend, stage: SubsetSumStage, *, tolerance: int) -> None:
         sols = solutions[bank_rid]
         block = by_rid[bank_rid]
         if len(sols) == 1 and all(claims[rid] == 1 for rid in sols[0]):
-            pairs += [
-                {"l": rid, "r": bank_rid, "merchant": block.merchant_known} for rid in sols[0]
-            ]
+            pairs += [{"l": rid, "r": bank_rid} for rid in sols[0]]
         else:
             ambiguous.append(
                 {"r": bank_rid, "candidates": sorted({rid for sol in sols for rid in sol})}
@@ -123,31 +122,31 @@ def _blocks(db: Backend) -> list[Block]:
             SELECT currency, direction, merchant_id, value_date, count(*) AS n
             FROM ss_pg GROUP BY ALL
         )
-        SELECT b.rid, b.amount_minor, b.merchant_id IS NOT NULL AS merchant_known
+        SELECT b.rid, b.amount_minor
         FROM bank_free b JOIN agg a
           ON a.currency = b.currency AND a.direction = b.direction
-         AND (b.merchant_id IS NULL OR a.merchant_id = b.merchant_id)
+         AND a.merchant_id = b.merchant_id
          AND a.value_date BETWEEN b.value_date - CAST(getvariable('window_days') AS INT)
                               AND b.value_date
-        GROUP BY b.rid, b.amount_minor, b.merchant_id
-        HAVING sum(a.n) BETWEEN 2 AND getvariable('max_candidates')
+        GROUP BY b.rid, b.amount_minor
+        HAVING sum(a.n) BETWEEN 1 AND getvariable('max_candidates')
         """
     )
     rows = db.rows(
         """
-        SELECT s.rid, s.amount_minor, s.merchant_known,
+        SELECT s.rid, s.amount_minor,
                list(p.rid ORDER BY p.net_minor, p.rid),
                list(p.net_minor ORDER BY p.net_minor, p.rid)
         FROM ss_bank s JOIN bank_free b ON b.rid = s.rid JOIN ss_pg p
           ON p.currency = b.currency AND p.direction = b.direction
-         AND (b.merchant_id IS NULL OR p.merchant_id = b.merchant_id)
+         AND p.merchant_id = b.merchant_id
          AND p.value_date BETWEEN b.value_date - CAST(getvariable('window_days') AS INT)
                               AND b.value_date
-        GROUP BY s.rid, s.amount_minor, s.merchant_known
+        GROUP BY s.rid, s.amount_minor
         ORDER BY s.rid
         """
     )
-    return [Block(r[0], r[1], r[2], tuple(r[3]), tuple(r[4])) for r in rows]
+    return [Block(r[0], r[1], tuple(r[2]), tuple(r[3])) for r in rows]
 
 
 def _record(
@@ -165,7 +164,7 @@ def _record(
             SELECT s.l, s.r, false AS r_utr, true AS r_amount,
                    date_diff('day', g.last_date, b.value_date)
                        BETWEEN 0 AND getvariable('window_days') AS r_date,
-                   s.merchant AS r_ref, b.amount_minor - g.net AS amount_delta,
+                   true AS r_ref, b.amount_minor - g.net AS amount_delta,
                    date_diff('day', g.last_date, b.value_date) AS date_delta,
                    true AS utr_missing
             FROM ss_pairs s JOIN g ON g.r = s.r JOIN bank b ON b.rid = s.r
