@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from hisaab.errors import InputError
-from hisaab.outputs import atomic_file
-from hisaab.sandbox.evaluate import Evaluation, LabelScore, evaluate
+
+if TYPE_CHECKING:
+    from hisaab.sandbox.evaluate import Evaluation, LabelScore
 
 
 def evaluate_command(
@@ -27,6 +28,10 @@ def evaluate_command(
     Prints precision, recall and F1 and writes RESULTS/evaluation.json. Exits 0 whatever the
     scores: it is a measurement.
     """
+    # Imported here, not at the top: `hisaab --help` and other commands stay fast.
+    from hisaab.outputs import atomic_file
+    from hisaab.sandbox.evaluate import evaluate
+
     report = evaluate(truth, results)
     document = report.to_json()
     text = json.dumps(document, indent=2) + "\n"

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 import typer
 
-from hisaab.ingest.normalize import normalize
-from hisaab.ingest.records import NormalizedFile
-from hisaab.outputs import atomic_file
+if TYPE_CHECKING:
+    from hisaab.ingest.records import NormalizedFile
+
 
 _OUT_SUFFIXES = (".csv", ".parquet")
 
@@ -43,6 +41,13 @@ def normalize_command(
             f"{source!r} is not a source label (lower-case letters, digits, - and _)",
             param_hint="'--source'",
         )
+    # Imported here, not at the top: `hisaab --help` and other commands stay fast.
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    from hisaab.ingest.normalize import normalize
+    from hisaab.outputs import atomic_file
+
     result = normalize(input_file, template=template, source=source)
     with atomic_file(out) as tmp:
         if suffix == ".csv":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -11,9 +11,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hisaab.errors import InputError
-from hisaab.matching.backends.base import OutputFormat
 from hisaab.money import Money
-from hisaab.recon.batch import BatchRequest, run_batch
+
+if TYPE_CHECKING:
+    from hisaab.matching.backends.base import OutputFormat
 
 
 def reconcile_command(
@@ -39,6 +40,9 @@ def reconcile_command(
     if fmt not in ("csv", "parquet"):
         raise InputError(f"--format {fmt!r} is not supported", expected="csv or parquet")
     output_format: OutputFormat = "csv" if fmt == "csv" else "parquet"
+    # Imported here, not at the top: `hisaab --help` and other commands stay fast.
+    from hisaab.recon.batch import BatchRequest, run_batch
+
     request = BatchRequest(
         pg_path=pg,
         bank_path=bank,

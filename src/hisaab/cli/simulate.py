@@ -10,9 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hisaab.sandbox.model import FAULT_KINDS, LABELS, SimulationConfig
-from hisaab.sandbox.simulate import simulate
-
 
 def simulate_command(
     rows: Annotated[
@@ -32,6 +29,10 @@ def simulate_command(
 
     Writes pg.csv, bank.csv, truth.csv and README.txt into --out (all or nothing).
     """
+    # Imported here, not at the top: `hisaab --help` and other commands stay fast.
+    from hisaab.sandbox.model import FAULT_KINDS, LABELS, SimulationConfig
+    from hisaab.sandbox.simulate import simulate
+
     config = SimulationConfig(
         rows=rows,
         seed=seed,

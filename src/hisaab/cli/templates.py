@@ -9,8 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from hisaab.errors import TemplateError
-from hisaab.ingest import formats
-from hisaab.ingest.template import list_templates, load_template
 
 app = typer.Typer(help="List and show normalisation templates.", no_args_is_help=True)
 
@@ -18,6 +16,10 @@ app = typer.Typer(help="List and show normalisation templates.", no_args_is_help
 @app.command("list")
 def list_command() -> None:
     """List the built-in templates (and the statement standards read without one)."""
+    # Imported here, not at the top: `hisaab --help` and other commands stay fast.
+    from hisaab.ingest import formats
+    from hisaab.ingest.template import list_templates
+
     table = Table(title="Normalisation templates", title_justify="left")
     table.add_column("name", no_wrap=True)
     table.add_column("source", no_wrap=True)
@@ -34,6 +36,10 @@ def show_command(
     name: Annotated[str, typer.Argument(help="Template name or path of a template YAML file.")],
 ) -> None:
     """Show one template's YAML."""
+    # Imported here, not at the top: `hisaab --help` and other commands stay fast.
+    from hisaab.ingest import formats
+    from hisaab.ingest.template import load_template
+
     standard = formats.STANDARD_FORMATS.get(name)
     if standard is not None:
         typer.echo(
