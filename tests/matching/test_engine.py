@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from engine_ledger import NEXT_DAY, Run, bank, pg
@@ -19,8 +20,12 @@ def test_upi_payment_and_its_credit_with_the_same_rrn_match_automatically(run: R
     assert (match["bank_record_id"], match["status"], match["stage"]) == ("b1", "auto", "utr_exact")
     assert match["match_type"] == "one_to_one"
     # UTR 1.0 + amount 0.8 + date 0.6 out of 3.1 (merchant reference absent): 0.7742
-    assert match["confidence"] == pytest.approx(0.7742)
-    assert (match["score_utr"], match["score_amount"], match["score_date"]) == (1.0, 0.8, 0.6)
+    assert match["confidence"] == Decimal("0.7742")
+    assert (match["score_utr"], match["score_amount"], match["score_date"]) == (
+        Decimal("1"),
+        Decimal("0.8"),
+        Decimal("0.6"),
+    )
     assert match["score_merchant_ref"] == 0
     assert out.exceptions == []
 
@@ -202,7 +207,7 @@ def test_merchant_reference_pairs_a_credit_that_names_the_order(run: Run) -> Non
         [bank("b1", "2500.00", merchant_ref="order_AB12CD34EF")],
     )
     match = out.match_of("b1")
-    assert (match["stage"], match["score_merchant_ref"]) == ("merchant_ref", 0.7)
+    assert (match["stage"], match["score_merchant_ref"]) == ("merchant_ref", Decimal("0.7"))
     # amount 0.8 + date 0.6 + reference 0.7 = 2.1 of 3.1: below 0.75, proposed for review
     assert match["status"] == "suggested"
 

@@ -9,6 +9,7 @@ values (signs, padding, lower-case codes) and otherwise names the physical line 
 from __future__ import annotations
 
 import csv
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,18 @@ _MAX_FIELD = 1 << 20  # 1 MiB: larger "fields" are corrupt files, not statements
 
 
 def read_canonical(
-    path: Path, *, source: str | None = None, fingerprints: bool = True
+    path: Path,
+    *,
+    source: str | None = None,
+    fingerprints: bool = True,
+    columns: Collection[str] | None = None,
 ) -> NormalizedFile:
     """Read a canonical CSV or Parquet file; `source` fills (or overrides) the `source` column.
 
     Records keep the provenance they carry (a file written by `hisaab normalize` keeps the
     original statement's file and line); records without it get this file and its line.
-    `fingerprints=False` skips computing missing fingerprints (the matcher does not need them).
+    `fingerprints=False` skips computing missing fingerprints (the matcher does not need them);
+    `columns` limits the fast path to the canonical columns a caller uses (others are null).
     """
     path = Path(path)
     _check_readable(path)
@@ -49,7 +55,7 @@ def read_canonical(
         table = _convert(_read_parquet(path), path, source, first_line=1)
     else:
         header = _csv_header(path)
-        fast = _read_csv_fast(path, header, source)
+        fast = _read_csv_fast(path, header, source, columns)
         table = fast if fast is not None else _convert(_read_csv(path, header), path, source, 2)
     if fingerprints:
         table = finalize(table)
@@ -77,9 +83,15 @@ _FAST_TYPES = {
 _DIRECTIONS = pa.array(["CR", "DR"])
 
 
-def _read_csv_fast(path: Path, header: list[str], source: str | None) -> pa.Table | None:
+def _read_csv_fast(
+    path: Path, header: list[str], source: str | None, wanted: Collection[str] | None
+) -> pa.Table | None:
     """Strictly typed read; None when any value needs the careful path."""
-    known = [c for c in header if c in CANONICAL_COLUMNS]
+    known = [
+        c
+        for c in header
+        if c in CANONICAL_COLUMNS and (wanted is None or c in wanted or c in REQUIRED_COLUMNS)
+    ]
     try:
         raw = pacsv.read_csv(
             path,
@@ -116,14 +128,19 @@ def _read_csv_fast(path: Path, header: list[str], source: str | None) -> pa.Tabl
     columns["direction"] = pc.if_else(
         pc.is_valid(direction), direction, pc.if_else(negative, "DR", "CR")
     )
-    if source is not None:
+
+    def wanted_column(name: str) -> bool:
+        return wanted is None or name in wanted
+
+    if source is not None and wanted_column("source"):
         columns["source"] = pa.repeat(pa.scalar(source, pa.string()), n)
     line = pc.add(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), 1)
-    columns["source_file"] = (
-        pc.fill_null(raw.column("source_file"), str(path))
-        if "source_file" in known
-        else pa.repeat(pa.scalar(str(path), pa.string()), n)
-    )
+    if wanted_column("source_file"):
+        columns["source_file"] = (
+            pc.fill_null(raw.column("source_file"), str(path))
+            if "source_file" in known
+            else pa.repeat(pa.scalar(str(path), pa.string()), n)
+        )
     columns["source_line"] = (
         pc.fill_null(raw.column("source_line"), line) if "source_line" in known else line
     )

@@ -32,11 +32,22 @@ from hisaab.matching.subset_sum import subset_sum
 
 Progress = Callable[[str, int, int], None]
 
-_RECORD_COLUMNS = """
-    rid BIGINT, record_id VARCHAR, amount_minor BIGINT, net_minor BIGINT, currency VARCHAR,
-    direction VARCHAR, value_date DATE, utr VARCHAR, merchant_ref VARCHAR,
-    settlement_id VARCHAR, settlement_utr VARCHAR, merchant_id VARCHAR, source_line BIGINT
-"""
+# The canonical columns the engine reads; callers may leave the others out.
+ENGINE_COLUMNS = (
+    "record_id",
+    "amount_minor",
+    "currency",
+    "direction",
+    "value_date",
+    "utr",
+    "merchant_ref",
+    "settlement_id",
+    "settlement_utr",
+    "merchant_id",
+    "fee_minor",
+    "tax_minor",
+    "source_line",
+)
 
 
 @dataclass
@@ -85,9 +96,14 @@ def reconcile(
 
 
 def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
-    """Load both sides into working tables with row ids; blank references become NULL."""
+    """Expose both sides as views with row ids; blank references read as NULL.
+
+    The views read the Arrow tables in place (no copy); only what is left after the first
+    stage is ever materialised.
+    """
     for side, table in (("pg", pg), ("bank", bank)):
-        table = conform(table)
+        table = conform(table).select(list(ENGINE_COLUMNS))
+        _check_complete(side, table)
         rid = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), len(table))), 1)
         db.register(f"{side}_in", table.append_column("rid", rid))
         net = (
@@ -95,34 +111,18 @@ def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
             if side == "pg"
             else "amount_minor"
         )
-        db.execute(f"CREATE OR REPLACE TABLE {side} ({_RECORD_COLUMNS})")
         db.execute(
             f"""
-            INSERT INTO {side}
-            SELECT rid, record_id, amount_minor, {net}, currency,
-                   direction, value_date,
-                   nullif(trim(utr), ''), nullif(trim(merchant_ref), ''),
-                   nullif(trim(settlement_id), ''), nullif(trim(settlement_utr), ''),
-                   nullif(trim(merchant_id), ''), source_line
+            CREATE OR REPLACE VIEW {side} AS
+            SELECT rid, record_id, amount_minor, {net} AS net_minor, currency, direction,
+                   value_date,
+                   nullif(trim(utr), '') AS utr, nullif(trim(merchant_ref), '') AS merchant_ref,
+                   nullif(trim(settlement_id), '') AS settlement_id,
+                   nullif(trim(settlement_utr), '') AS settlement_utr,
+                   nullif(trim(merchant_id), '') AS merchant_id, source_line
             FROM {side}_in
             """
         )
-        problems = db.rows(
-            f"""
-            SELECT record_id, source_line FROM {side}
-            WHERE amount_minor IS NULL OR amount_minor < 0 OR currency IS NULL
-               OR value_date IS NULL OR direction NOT IN ('CR', 'DR') OR direction IS NULL
-            LIMIT 1
-            """
-        )
-        if problems:
-            record_id, line = problems[0]
-            raise InputError(
-                f"{side} record {record_id!r} lacks a non-negative amount, currency, direction"
-                " or value date",
-                line=line,
-                expected="canonical records from a template or a canonical file",
-            )
         # Everything is free before the first stage; mark_taken materialises what is left.
         db.execute(f"CREATE OR REPLACE VIEW {side}_free AS SELECT * FROM {side}")
     db.execute(
@@ -130,7 +130,9 @@ def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
         CREATE OR REPLACE TABLE match_rows (
             stage VARCHAR, match_type VARCHAR, prid BIGINT, brid BIGINT, confidence DOUBLE,
             status VARCHAR, r_utr BOOLEAN, r_amount BOOLEAN, r_date BOOLEAN, r_ref BOOLEAN,
-            amount_delta BIGINT, date_delta INTEGER)
+            amount_delta BIGINT, date_delta INTEGER,
+            pg_record_id VARCHAR, bank_record_id VARCHAR, pg_amount BIGINT, bank_amount BIGINT,
+            pg_net BIGINT, pg_line BIGINT, bank_line BIGINT, currency VARCHAR)
         """
     )
     db.execute(
@@ -141,6 +143,29 @@ def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
             date_delta INTEGER, confidence DOUBLE, reason VARCHAR)
         """
     )
+
+
+def _check_complete(side: str, table: pa.Table) -> None:
+    """Records the engine cannot reason about are a caller's bug, named with the first one."""
+    amount = table.column("amount_minor")
+    direction = table.column("direction")
+    bad = pc.or_kleene(
+        pc.or_kleene(pc.is_null(amount), pc.less(amount, 0)),
+        pc.or_kleene(
+            pc.or_kleene(
+                pc.is_null(table.column("currency")), pc.is_null(table.column("value_date"))
+            ),
+            pc.invert(pc.is_in(direction, value_set=pa.array(["CR", "DR"]))),
+        ),
+    )
+    if pc.any(bad).as_py():
+        index = pc.index(bad, True).as_py()
+        raise InputError(
+            f"{side} record {table.column('record_id')[index].as_py()!r} lacks a non-negative"
+            " amount, currency, direction or value date",
+            line=table.column("source_line")[index].as_py(),
+            expected="canonical records from a template or a canonical file",
+        )
 
 
 def _unmatched(db: Backend) -> None:

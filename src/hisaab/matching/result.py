@@ -1,8 +1,9 @@
 """A finished reconciliation: its matches, its exceptions, its summary, and writing them out.
 
-Outputs are ordered by their deterministic ids, so the same inputs in any row order give the
-same files. Ids are hashes of what the records are (stage, record id, source line), not of
-where they happened to sit in the input.
+Ids say where to look: a match is `<stage>-<bank line>` (a bank line is in at most one match)
+and an exception `<side>-<line>` (a record is in at most one exception), so they are unique
+within a run and the same when the same files are reconciled again. Rows follow the
+statement's own line order, so re-running gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -31,44 +32,50 @@ EXCEPTION_CATEGORIES = (
 )
 
 MATCHES_SQL = """
-    WITH keyed AS (
-        SELECT m.*, md5_number_upper(m.stage || '|' || b.record_id || '|'
-                                     || CAST(b.source_line AS VARCHAR)) AS mkey,
-               p.record_id AS pg_record_id, b.record_id AS bank_record_id,
-               p.amount_minor AS pg_amount_minor, b.amount_minor AS bank_amount_minor,
-               p.source_line AS pg_source_line, b.source_line AS bank_source_line,
-               p.currency, p.net_minor AS pg_net_minor
-        FROM match_rows m JOIN pg p ON p.rid = m.prid JOIN bank b ON b.rid = m.brid
-    )
-    SELECT 'm_' || lpad(lower(hex(mkey)), 16, '0') AS match_id,
-           match_type, stage, round(confidence, 4) AS confidence, status,
-           pg_record_id, bank_record_id, pg_amount_minor, bank_amount_minor,
-           pg_source_line, bank_source_line, currency, pg_net_minor,
+    SELECT stage || '-' || CAST(bank_line AS VARCHAR) AS match_id,
+           match_type, stage, CAST(confidence AS DECIMAL(5, 4)) AS confidence, status,
+           pg_record_id, bank_record_id, pg_amount AS pg_amount_minor,
+           bank_amount AS bank_amount_minor, pg_line AS pg_source_line,
+           bank_line AS bank_source_line, currency, pg_net AS pg_net_minor,
            amount_delta AS amount_delta_minor, date_delta AS date_delta_days,
-           r_utr::INT * getvariable('w_utr') AS score_utr,
-           r_amount::INT * getvariable('w_amount') AS score_amount,
-           r_date::INT * getvariable('w_date') AS score_date,
-           r_ref::INT * getvariable('w_ref') AS score_merchant_ref
-    FROM keyed
-    ORDER BY mkey, pg_record_id, pg_source_line
+           CAST(r_utr::INT * getvariable('w_utr') AS DECIMAL(9, 4)) AS score_utr,
+           CAST(r_amount::INT * getvariable('w_amount') AS DECIMAL(9, 4)) AS score_amount,
+           CAST(r_date::INT * getvariable('w_date') AS DECIMAL(9, 4)) AS score_date,
+           CAST(r_ref::INT * getvariable('w_ref') AS DECIMAL(9, 4)) AS score_merchant_ref
+    FROM match_rows
+    ORDER BY bank_line, pg_line, pg_record_id
 """
 
-EXCEPTIONS_SQL = """
-    WITH records AS (
-        SELECT 'pg' AS side, * FROM pg UNION ALL SELECT 'bank' AS side, * FROM bank
-    ), parts AS (
-        SELECT x.side, x.rid, list(struct_pack(
-                   side := c.side, record_id := r.record_id, amount_minor := r.amount_minor,
-                   value_date := r.value_date, source_line := r.source_line, utr := r.utr)
-                   ORDER BY c.side, r.record_id, r.source_line) AS counterparts
+_RECORD_FIELDS = """r.record_id, r.source_line, r.amount_minor, r.currency, r.direction,
+    r.value_date, r.utr"""
+
+# Each side is joined on its own (never a union of both inputs): exceptions are usually few.
+EXCEPTIONS_SQL = f"""
+    WITH xr AS (
+        SELECT x.*, {_RECORD_FIELDS} FROM exc_rows x JOIN pg r ON r.rid = x.rid
+        WHERE x.side = 'pg'
+        UNION ALL
+        SELECT x.*, {_RECORD_FIELDS} FROM exc_rows x JOIN bank r ON r.rid = x.rid
+        WHERE x.side = 'bank'
+    ), cp AS (
+        SELECT x.side, x.rid, u.c.side AS c_side, u.c.rid AS c_rid
         FROM exc_rows x, unnest(x.counterparts) AS u(c)
-        JOIN records r ON r.side = c.side AND r.rid = c.rid
-        GROUP BY x.side, x.rid
+    ), cpr AS (
+        SELECT cp.side, cp.rid, cp.c_side, {_RECORD_FIELDS}
+        FROM cp JOIN pg r ON r.rid = cp.c_rid WHERE cp.c_side = 'pg'
+        UNION ALL
+        SELECT cp.side, cp.rid, cp.c_side, {_RECORD_FIELDS}
+        FROM cp JOIN bank r ON r.rid = cp.c_rid WHERE cp.c_side = 'bank'
+    ), parts AS (
+        SELECT side, rid, list(struct_pack(
+                   side := c_side, record_id := record_id, amount_minor := amount_minor,
+                   value_date := value_date, source_line := source_line, utr := utr)
+                   ORDER BY c_side, record_id, source_line) AS counterparts
+        FROM cpr GROUP BY side, rid
     )
-    SELECT 'x_' || substr(md5(x.category || '|' || x.side || '|' || r.record_id || '|'
-                              || CAST(r.source_line AS VARCHAR)), 1, 16) AS exception_id,
-           x.category, x.side, r.record_id, r.source_line, r.amount_minor, r.currency,
-           r.direction, r.value_date, r.utr, x.stage,
+    SELECT x.side || '-' || CAST(x.source_line AS VARCHAR) AS exception_id,
+           x.category, x.side, x.record_id, x.source_line, x.amount_minor, x.currency,
+           x.direction, x.value_date, x.utr, x.stage,
            array_to_string(list_transform(coalesce(p.counterparts, []),
                                           lambda c: c.record_id), ';') AS counterpart_record_ids,
            x.amount_delta AS amount_delta_minor,
@@ -77,9 +84,8 @@ EXCEPTIONS_SQL = """
                amount_delta_minor := x.amount_delta, date_delta_days := x.date_delta,
                counterparts := coalesce(p.counterparts, [])
            )) AS details
-    FROM exc_rows x JOIN records r ON r.side = x.side AND r.rid = x.rid
-    LEFT JOIN parts p ON p.side = x.side AND p.rid = x.rid
-    ORDER BY exception_id
+    FROM xr x LEFT JOIN parts p ON p.side = x.side AND p.rid = x.rid
+    ORDER BY x.side DESC, x.source_line, x.record_id
 """
 
 
@@ -111,24 +117,27 @@ class ReconResult:
         by_stage = self.db.rows(
             """
             WITH per_bank AS (
-                SELECT m.stage, m.status, m.match_type, m.brid, count(*) AS n_pg,
-                       sum(p.amount_minor) AS pg_amount
-                FROM match_rows m JOIN pg p ON p.rid = m.prid
-                GROUP BY m.stage, m.status, m.match_type, m.brid
+                SELECT stage, status, match_type, brid, currency, count(*) AS n_pg,
+                       sum(pg_amount) AS pg_amount, any_value(bank_amount) AS bank_amount
+                FROM match_rows
+                GROUP BY stage, status, match_type, brid, currency
             )
-            SELECT x.stage, x.status, x.match_type, b.currency, count(*), sum(x.n_pg),
-                   sum(x.pg_amount), sum(b.amount_minor)
-            FROM per_bank x JOIN bank b ON b.rid = x.brid
+            SELECT stage, status, match_type, currency, count(*), sum(n_pg),
+                   sum(pg_amount), sum(bank_amount)
+            FROM per_bank
             GROUP BY ALL ORDER BY ALL
             """
         )
         by_category = self.db.rows(
             """
-            SELECT x.category, x.side, r.currency, count(*), sum(r.amount_minor)
-            FROM exc_rows x JOIN (SELECT 'pg' AS side, rid, currency, amount_minor FROM pg
-                                  UNION ALL
-                                  SELECT 'bank', rid, currency, amount_minor FROM bank) r
-              ON r.side = x.side AND r.rid = x.rid
+            SELECT x.category, x.side, x.currency, count(*), sum(x.amount_minor)
+            FROM (
+                SELECT x.category, x.side, r.currency, r.amount_minor
+                FROM exc_rows x JOIN pg r ON r.rid = x.rid WHERE x.side = 'pg'
+                UNION ALL
+                SELECT x.category, x.side, r.currency, r.amount_minor
+                FROM exc_rows x JOIN bank r ON r.rid = x.rid WHERE x.side = 'bank'
+            ) AS x
             GROUP BY ALL ORDER BY ALL
             """
         )

@@ -10,7 +10,9 @@ Every value from the rule set reaches SQL through DuckDB variables (`getvariable
 pasting text into a query. Candidate tables always have the same columns, so one assignment
 routine serves one-to-one and many-to-one stages alike:
     l, r (the two sides' ids), r_utr, r_amount, r_date, r_ref (rule outcomes),
-    amount_delta (bank - pg), date_delta (days, bank - pg), utr_missing, confidence
+    amount_delta (bank - pg), date_delta (days, bank - pg), utr_missing, confidence,
+    and what a match row shows of both records (OUTPUT_COLUMNS), carried from the candidate join so
+    that writing a million matches needs no second join with the inputs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ _AMOUNT_OK = (
     "(abs({b} - {p}) <= getvariable('amount_tol_minor')"
     " OR abs({b} - {p}) * 10000 <= getvariable('amount_tol_bps') * {p})"
 )
+OUTPUT_COLUMNS = """p.record_id AS p_id, b.record_id AS b_id, p.amount_minor AS p_amount,
+    b.amount_minor AS b_amount, p.net_minor AS p_net, p.source_line AS p_line,
+    b.source_line AS b_line, b.currency AS currency"""
 _TIED_REASON = "candidates that score the same compete for this record; none is picked silently"
 _TIED_GROUP_REASON = "settlement groups or credits that fit equally well compete for this record"
 _UTR_CONFLICT = "(p.utr IS NOT NULL AND b.utr IS NOT NULL AND p.utr <> b.utr)"
@@ -56,10 +61,13 @@ def one_to_one(db: Backend, stage: OneToOneStage) -> None:
     """Pair single PG records with single bank records inside blocks of `stage.block_on`."""
     db.execute("SET VARIABLE stage_name = ?", [stage.name])
     db.execute("SET VARIABLE max_candidates = ?", [stage.max_candidates])
+    key = "NULL"
     if stage.block_on == "utr":
-        block = "p.utr = b.utr"
+        key, block = "p.utr", "p.utr = b.utr"
+        _shared_keys(db, "utr")
     elif stage.block_on == "merchant_ref":
-        block = f"p.merchant_ref = b.merchant_ref AND NOT {_UTR_CONFLICT}"
+        key, block = "p.merchant_ref", f"p.merchant_ref = b.merchant_ref AND NOT {_UTR_CONFLICT}"
+        _shared_keys(db, "merchant_ref")
     else:
         _overloaded_amount_date(db)
         block = (
@@ -82,18 +90,19 @@ def one_to_one(db: Backend, stage: OneToOneStage) -> None:
                    coalesce(p.merchant_ref = b.merchant_ref, false) AS r_ref,
                    b.amount_minor - p.amount_minor AS amount_delta,
                    date_diff('day', p.value_date, b.value_date) AS date_delta,
-                   (p.utr IS NULL OR b.utr IS NULL) AS utr_missing
+                   (p.utr IS NULL OR b.utr IS NULL) AS utr_missing, {key} AS k,
+                   {OUTPUT_COLUMNS}
             FROM pg_free p JOIN bank_free b
               ON p.currency = b.currency AND p.direction = b.direction AND {block}
         )
         """
     )
-    assign(db)
+    # A key found on one record of each side can only pair those two: no counting needed.
+    assign(db, keyed=stage.block_on != "amount_date")
     _record_pairs(db, match_type="one_to_one")
     tied_category = "DUPLICATE_UTR" if stage.block_on == "utr" else "AMBIGUOUS"
     _record_tied(db, tied_category, _TIED_REASON)
     if stage.block_on == "utr":
-        _duplicate_utrs(db)
         _record_leftover_duplicates(db)
     elif stage.block_on == "amount_date":
         _record_overloaded(db)
@@ -126,7 +135,7 @@ def settlement_group(db: Backend, stage: SettlementGroupStage) -> None:
                min(p.settlement_utr) AS settlement_utr,
                sum(p.net_minor) AS net_minor, count(*) AS members,
                max(p.value_date) AS last_date
-        FROM grp_member m JOIN pg p USING (rid)
+        FROM grp_member m JOIN pg_free p USING (rid)
         GROUP BY m.currency, m.direction, m.gkey
         """
     )
@@ -157,7 +166,11 @@ def settlement_group(db: Backend, stage: SettlementGroupStage) -> None:
                    false AS r_ref,
                    b.amount_minor - g.net_minor AS amount_delta,
                    date_diff('day', g.last_date, b.value_date) AS date_delta,
-                   false AS utr_missing
+                   false AS utr_missing,
+                   CAST(NULL AS VARCHAR) AS p_id, b.record_id AS b_id,
+                   CAST(NULL AS BIGINT) AS p_amount, b.amount_minor AS b_amount,
+                   CAST(NULL AS BIGINT) AS p_net, CAST(NULL AS BIGINT) AS p_line,
+                   b.source_line AS b_line, b.currency AS currency
             FROM links k JOIN grp g USING (gid) JOIN bank_free b ON b.rid = k.rid
         )
         """
@@ -167,40 +180,55 @@ def settlement_group(db: Backend, stage: SettlementGroupStage) -> None:
     for table in ("accepted", "tied"):
         db.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE {table} AS
-            SELECT m.rid AS l, t.* EXCLUDE (l) FROM {table} t JOIN grp_member m ON m.gid = t.l
+            CREATE OR REPLACE TEMP TABLE {table}_members AS
+            SELECT m.rid AS l, p.record_id AS p_id, p.amount_minor AS p_amount,
+                   p.net_minor AS p_net, p.source_line AS p_line,
+                   t.* EXCLUDE (l, p_id, p_amount, p_net, p_line)
+            FROM {table} t JOIN grp_member m ON m.gid = t.l JOIN pg_free p ON p.rid = m.rid
             """
         )
-    _record_pairs(db, match_type="many_to_one")
-    _record_tied(db, "AMBIGUOUS", _TIED_GROUP_REASON)
+    _record_pairs(db, match_type="many_to_one", pairs="accepted_members")
+    _record_tied(db, "AMBIGUOUS", _TIED_GROUP_REASON, tied="tied_members")
     mark_taken(db)
 
 
-def assign(db: Backend) -> None:
+def assign(db: Backend, *, keyed: bool = False) -> None:
     """One-to-one assignment over `cand`, deterministic and independent of input order.
 
     A pair is accepted when each side is the other's unique best candidate, ranking by
     confidence, then the smaller amount difference, then the smaller date difference.
     Accepted records leave, and the rest is ranked again, until nothing changes. What remains
     is `tied`: candidates that cannot be told apart, which become exceptions listing them.
-    The common case (each record has exactly one candidate) is accepted in one aggregate pass.
+    The common case (each record has exactly one candidate) is accepted without ranking: for
+    key-blocked stages (`keyed`), every candidate whose key is not in `shared_keys` (keys on
+    more than one record of a side) is such a pair; otherwise candidates are counted per side.
     """
-    db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE fast AS
-        WITH lc AS (SELECT l FROM cand GROUP BY l HAVING count(*) = 1),
-             rc AS (SELECT r FROM cand GROUP BY r HAVING count(*) = 1)
-        SELECT c.* FROM cand c SEMI JOIN lc USING (l) SEMI JOIN rc USING (r)
-        """
-    )
-    db.execute("CREATE OR REPLACE TEMP TABLE accepted AS SELECT * FROM fast")
-    db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE live AS
-        SELECT * FROM cand c
-        WHERE c.l NOT IN (SELECT l FROM fast) AND c.r NOT IN (SELECT r FROM fast)
-        """
-    )
+    drop_relation(db, "fast")
+    if keyed:
+        db.execute(
+            "CREATE TEMP VIEW fast AS SELECT * FROM cand WHERE k NOT IN (SELECT k FROM shared_keys)"
+        )
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE live AS"
+            " SELECT * FROM cand WHERE k IN (SELECT k FROM shared_keys)"
+        )
+    else:
+        db.execute(
+            """
+            CREATE TEMP TABLE fast AS
+            WITH lc AS (SELECT l FROM cand GROUP BY l HAVING count(*) = 1),
+                 rc AS (SELECT r FROM cand GROUP BY r HAVING count(*) = 1)
+            SELECT c.* FROM cand c SEMI JOIN lc USING (l) SEMI JOIN rc USING (r)
+            """
+        )
+        db.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE live AS
+            SELECT * FROM cand c
+            WHERE c.l NOT IN (SELECT l FROM fast) AND c.r NOT IN (SELECT r FROM fast)
+            """
+        )
+    db.execute("CREATE OR REPLACE TEMP TABLE picked AS SELECT * FROM cand LIMIT 0")
     for _ in range(_MAX_ROUNDS):
         if db.rows("SELECT count(*) FROM live")[0][0] == 0:
             break
@@ -226,21 +254,26 @@ def assign(db: Backend) -> None:
         )
         if db.rows("SELECT count(*) FROM pick")[0][0] == 0:
             break
-        db.execute("INSERT INTO accepted SELECT * FROM pick")
+        db.execute("INSERT INTO picked SELECT * FROM pick")
         db.execute("DELETE FROM live WHERE l IN (SELECT l FROM pick) OR r IN (SELECT r FROM pick)")
     db.execute("CREATE OR REPLACE TEMP TABLE tied AS SELECT * FROM live")
+    # The fast path's million rows are not copied: accepted is a view over both tables.
+    db.execute(
+        "CREATE OR REPLACE TEMP VIEW accepted AS SELECT * FROM fast UNION ALL SELECT * FROM picked"
+    )
 
 
-def _record_pairs(db: Backend, *, match_type: str) -> None:
+def _record_pairs(db: Backend, *, match_type: str, pairs: str = "accepted") -> None:
     """Accepted pairs: matches (auto or suggested) or, when amounts differ, AMOUNT_MISMATCH."""
     db.execute(
-        """
+        f"""
         INSERT INTO match_rows
         SELECT getvariable('stage_name'), ?, l, r, confidence,
                CASE WHEN confidence >= getvariable('threshold') - 1e-9
                     THEN 'auto' ELSE 'suggested' END,
-               r_utr, r_amount, r_date, r_ref, amount_delta, date_delta
-        FROM accepted WHERE r_amount
+               r_utr, r_amount, r_date, r_ref, amount_delta, date_delta,
+               p_id, b_id, p_amount, b_amount, p_net, p_line, b_line, currency
+        FROM {pairs} WHERE r_amount
         """,
         [match_type],
     )
@@ -259,7 +292,7 @@ def _record_pairs(db: Backend, *, match_type: str) -> None:
                    list(struct_pack(side := '{other_side}', rid := {other})),
                    any_value(amount_delta), any_value(date_delta), any_value(confidence),
                    {mismatch_reason}
-            FROM accepted WHERE NOT r_amount GROUP BY {own}
+            FROM {pairs} WHERE NOT r_amount GROUP BY {own}
             """
         )
         db.execute(
@@ -269,12 +302,12 @@ def _record_pairs(db: Backend, *, match_type: str) -> None:
                    list(struct_pack(side := '{other_side}', rid := {other})),
                    any_value(amount_delta), any_value(date_delta), any_value(confidence),
                    {suggested_reason}
-            FROM accepted WHERE {below} GROUP BY {own}
+            FROM {pairs} WHERE {below} GROUP BY {own}
             """
         )
 
 
-def _record_tied(db: Backend, category: str, reason: str) -> None:
+def _record_tied(db: Backend, category: str, reason: str, tied: str = "tied") -> None:
     for side, own, other in (("pg", "l", "r"), ("bank", "r", "l")):
         other_side = "bank" if side == "pg" else "pg"
         db.execute(
@@ -283,7 +316,7 @@ def _record_tied(db: Backend, category: str, reason: str) -> None:
             SELECT '{side}', {own}, ?, getvariable('stage_name'),
                    list(DISTINCT struct_pack(side := '{other_side}', rid := {other})),
                    NULL, NULL, max(confidence), ?
-            FROM tied
+            FROM {tied}
             WHERE {own} NOT IN (SELECT rid FROM exc_rows WHERE side = '{side}')
             GROUP BY {own}
             """,
@@ -291,20 +324,16 @@ def _record_tied(db: Backend, category: str, reason: str) -> None:
         )
 
 
-def _duplicate_utrs(db: Backend) -> None:
-    """UTRs found on more than one record of a side.
-
-    Pairs accepted on the fast path (one candidate each way) carry a UTR that occurs exactly
-    once on each side, so only the other records need counting: the bulk is skipped.
-    """
+def _shared_keys(db: Backend, column: str) -> None:
+    """Key values found on more than one free record of a side (for UTRs: DUPLICATE_UTR)."""
     db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE dup_utr AS
-        SELECT utr FROM pg_free WHERE utr IS NOT NULL AND rid NOT IN (SELECT l FROM fast)
-        GROUP BY utr HAVING count(*) > 1
+        f"""
+        CREATE OR REPLACE TEMP TABLE shared_keys AS
+        SELECT {column} AS k FROM pg_free WHERE {column} IS NOT NULL
+        GROUP BY {column} HAVING count(*) > 1
         UNION
-        SELECT utr FROM bank_free WHERE utr IS NOT NULL AND rid NOT IN (SELECT r FROM fast)
-        GROUP BY utr HAVING count(*) > 1
+        SELECT {column} FROM bank_free WHERE {column} IS NOT NULL
+        GROUP BY {column} HAVING count(*) > 1
         """
     )
 
@@ -314,9 +343,9 @@ def _record_leftover_duplicates(db: Backend) -> None:
     db.execute(
         """
         CREATE OR REPLACE TEMP TABLE dup_members AS
-        SELECT 'pg' AS side, rid, utr FROM pg_free WHERE utr IN (SELECT utr FROM dup_utr)
+        SELECT 'pg' AS side, rid, utr FROM pg_free WHERE utr IN (SELECT k FROM shared_keys)
         UNION ALL
-        SELECT 'bank', rid, utr FROM bank_free WHERE utr IN (SELECT utr FROM dup_utr)
+        SELECT 'bank', rid, utr FROM bank_free WHERE utr IN (SELECT k FROM shared_keys)
         """
     )
     db.execute(
@@ -388,6 +417,12 @@ def _record_overloaded(db: Backend) -> None:
     )
 
 
+def drop_relation(db: Backend, name: str) -> None:
+    """Drop a view or table of that name, whichever it is (DuckDB wants the kind named)."""
+    is_view = db.rows("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name])[0][0]
+    db.execute(f"DROP {'VIEW' if is_view else 'TABLE'} IF EXISTS {name}")
+
+
 def mark_taken(db: Backend) -> None:
     """Record what this stage decided and shrink the free pools to what is left."""
     for side, match_col in (("pg", "prid"), ("bank", "brid")):
@@ -405,8 +440,5 @@ def mark_taken(db: Backend) -> None:
             SELECT * FROM {side}_free ANTI JOIN decided USING (rid)
             """
         )
-        is_view = db.rows(
-            "SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [f"{side}_free"]
-        )[0][0]
-        db.execute(f"DROP {'VIEW' if is_view else 'TABLE'} {side}_free")
+        drop_relation(db, f"{side}_free")
         db.execute(f"ALTER TABLE {side}_left RENAME TO {side}_free")

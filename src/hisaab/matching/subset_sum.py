@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from hisaab.matching.backends.base import Backend
 from hisaab.matching.rules import SubsetSumStage
+from hisaab.matching.stages import OUTPUT_COLUMNS
 
 # Stop enumerating a credit's solutions at this many: two already make it ambiguous.
 _ENOUGH = 2
@@ -155,7 +156,7 @@ def _record(
     if pairs:
         db.register("ss_pairs", pa.Table.from_pylist(pairs))
         db.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP TABLE ss_accepted AS
             WITH g AS (
                 SELECT s.r, sum(p.net_minor) AS net, max(p.value_date) AS last_date
@@ -166,8 +167,8 @@ def _record(
                        BETWEEN 0 AND getvariable('window_days') AS r_date,
                    true AS r_ref, b.amount_minor - g.net AS amount_delta,
                    date_diff('day', g.last_date, b.value_date) AS date_delta,
-                   true AS utr_missing
-            FROM ss_pairs s JOIN g ON g.r = s.r JOIN bank b ON b.rid = s.r
+                   true AS utr_missing, {OUTPUT_COLUMNS}
+            FROM ss_pairs s JOIN g ON g.r = s.r JOIN bank b ON b.rid = s.r JOIN pg p ON p.rid = s.l
             """
         )
         db.execute(
@@ -175,7 +176,8 @@ def _record(
             INSERT INTO match_rows
             SELECT getvariable('stage_name'), 'many_to_one', l, r, c,
                    CASE WHEN c >= getvariable('threshold') - 1e-9 THEN 'auto' ELSE 'suggested' END,
-                   r_utr, r_amount, r_date, r_ref, amount_delta, date_delta
+                   r_utr, r_amount, r_date, r_ref, amount_delta, date_delta,
+                   p_id, b_id, p_amount, b_amount, p_net, p_line, b_line, currency
             FROM (
                 SELECT *, (getvariable('w_amount') * r_amount::INT
                            + getvariable('w_date') * r_date::INT

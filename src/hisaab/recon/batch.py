@@ -18,7 +18,7 @@ from hisaab.errors import InputError
 from hisaab.ingest.canonical import read_canonical
 from hisaab.ingest.records import NormalizedFile
 from hisaab.matching.backends.base import OutputFormat
-from hisaab.matching.engine import RunInfo, reconcile
+from hisaab.matching.engine import ENGINE_COLUMNS, RunInfo, reconcile
 from hisaab.matching.rules import load_ruleset
 from hisaab.outputs import atomic_dir
 
@@ -39,7 +39,7 @@ class BatchRequest:
 def read_side(path: Path, template: str | None, source: str) -> NormalizedFile:
     """One side's records: the canonical fast path, or the template machinery."""
     if template == "canonical":
-        return read_canonical(path, source=source, fingerprints=False)
+        return read_canonical(path, source=source, fingerprints=False, columns=ENGINE_COLUMNS)
     from hisaab.ingest.normalize import normalize
 
     return normalize(path, template=template, source=source)

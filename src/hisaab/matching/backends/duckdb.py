@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,13 @@ from hisaab.matching.backends.base import OutputFormat
 class DuckDBBackend:
     name = "duckdb"
 
-    def __init__(self, *, memory_limit: str = "2GB", threads: int | None = None) -> None:
-        self.con = duckdb.connect(config={"memory_limit": memory_limit})
+    def __init__(self, *, memory_limit: str | None = None, threads: int | None = None) -> None:
+        memory_limit = memory_limit or os.environ.get("HISAAB_ENGINE_MEMORY") or "1GB"
+        # Spill files go to a private temporary directory, never the caller's working directory.
+        self.spill_dir = tempfile.mkdtemp(prefix="hisaab-duckdb-")
+        self.con = duckdb.connect(
+            config={"memory_limit": memory_limit, "temp_directory": self.spill_dir}
+        )
         self.con.execute(f"SET threads = {int(threads or os.cpu_count() or 2)}")
         self.con.execute("SET preserve_insertion_order = false")
 
@@ -40,3 +47,4 @@ class DuckDBBackend:
 
     def close(self) -> None:
         self.con.close()
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
