@@ -20,7 +20,7 @@ from hisaab.errors import InputError
 from hisaab.ingest.records import conform
 from hisaab.matching import stages
 from hisaab.matching.backends.base import Backend
-from hisaab.matching.backends.duckdb import DuckDBBackend
+from hisaab.matching.backends.duckdb import DuckDBBackend, memory_for
 from hisaab.matching.result import ReconResult
 from hisaab.matching.rules import (
     OneToOneStage,
@@ -71,7 +71,7 @@ def reconcile(
 ) -> ReconResult:
     """Match canonical PG records against canonical bank records with `ruleset`'s stages."""
     started = time.perf_counter()
-    db = backend or DuckDBBackend()
+    db = backend or DuckDBBackend(memory_limit=memory_for(pg.nbytes + bank.nbytes))
     info = info or RunInfo(ruleset.version, ruleset.source, ruleset.threshold)
     steps = len(ruleset.stages) + 2
     report = progress or (lambda _name, _done, _total: None)

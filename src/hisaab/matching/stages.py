@@ -419,7 +419,9 @@ def _record_overloaded(db: Backend) -> None:
 
 def drop_relation(db: Backend, name: str) -> None:
     """Drop a view or table of that name, whichever it is (DuckDB wants the kind named)."""
-    is_view = db.rows("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name])[0][0]
+    is_view = db.rows(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]
+    )[0][0]
     db.execute(f"DROP {'VIEW' if is_view else 'TABLE'} IF EXISTS {name}")
 
 
@@ -430,7 +432,7 @@ def mark_taken(db: Backend) -> None:
             f"""
             CREATE OR REPLACE TEMP TABLE decided AS
             SELECT {match_col} AS rid FROM match_rows WHERE stage = getvariable('stage_name')
-            UNION
+            UNION ALL
             SELECT rid FROM exc_rows WHERE side = '{side}' AND stage = getvariable('stage_name')
             """
         )
@@ -442,3 +444,6 @@ def mark_taken(db: Backend) -> None:
         )
         drop_relation(db, f"{side}_free")
         db.execute(f"ALTER TABLE {side}_left RENAME TO {side}_free")
+    # What a stage worked with is recorded now: free its memory before the next one.
+    for name in ("accepted", "fast", "live", "tied", "picked", "pick", "cand", "decided"):
+        drop_relation(db, name)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from hisaab.errors import InputError
 from hisaab.ingest.canonical import read_canonical
 from hisaab.ingest.records import NormalizedFile
@@ -53,6 +55,7 @@ def run_batch(request: BatchRequest, *, progress: Progress | None = None) -> dic
     ruleset = load_ruleset(request.rules_path)
     pg = read_side(request.pg_path, request.pg_template, "pg")
     bank = read_side(request.bank_path, request.bank_template, "bank")
+    pa.default_memory_pool().release_unused()  # the CSV readers' buffers, back to the system
     info = RunInfo(
         ruleset_version=ruleset.version,
         ruleset_source=ruleset.source,
