@@ -89,6 +89,8 @@ def reconcile(
             stages.mark_taken(db)
     report("exceptions", steps - 1, steps)
     _unmatched(db)
+    _exception_records(db)
+    _release_inputs(db)
     report("done", steps, steps)
     return ReconResult(
         db=db, ruleset=ruleset, info=info, elapsed_seconds=time.perf_counter() - started
@@ -143,6 +145,48 @@ def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
             date_delta INTEGER, confidence DOUBLE, reason VARCHAR)
         """
     )
+
+
+def _exception_records(db: Backend) -> None:
+    """Every record an exception names or lists as a counterpart, gathered in one pass a side."""
+    for side in ("pg", "bank"):
+        db.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE exc_rids_{side} AS
+            SELECT rid FROM exc_rows WHERE side = '{side}'
+            UNION
+            SELECT u.c.rid FROM exc_rows, unnest(counterparts) AS u(c) WHERE u.c.side = '{side}'
+            """
+        )
+    db.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE exc_records AS
+        SELECT 'pg' AS side, * FROM pg SEMI JOIN exc_rids_pg USING (rid)
+        UNION ALL
+        SELECT 'bank' AS side, * FROM bank SEMI JOIN exc_rids_bank USING (rid)
+        """
+    )
+
+
+def _release_inputs(db: Backend) -> None:
+    """Keep the inputs' totals, then let go of the inputs themselves.
+
+    Everything the results need is in match_rows, exc_rows and exc_records by now, so a caller
+    that drops its own references frees the input memory before the outputs are written.
+    """
+    db.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE input_totals AS
+        SELECT 'pg' AS side, currency, count(*) AS records, sum(amount_minor) AS amount_minor
+        FROM pg GROUP BY currency
+        UNION ALL
+        SELECT 'bank', currency, count(*), sum(amount_minor) FROM bank GROUP BY currency
+        """
+    )
+    for side in ("pg", "bank"):
+        stages.drop_relation(db, f"{side}_free")
+        db.execute(f"DROP VIEW {side}")
+        db.unregister(f"{side}_in")
 
 
 def _check_complete(side: str, table: pa.Table) -> None:

@@ -1,8 +1,8 @@
 """A finished reconciliation: its matches, its exceptions, its summary, and writing them out.
 
-Ids say where to look: a match is `<stage>-<bank line>` (a bank line is in at most one match)
-and an exception `<side>-<line>` (a record is in at most one exception), so they are unique
-within a run and the same when the same files are reconciled again. Rows follow the
+Ids say where to look: a match's id is the line of its bank record (a bank line is in at most
+one match) and an exception's is `<side>-<line>` (a record is in at most one exception), so
+they are unique within a run and the same when the same files are reconciled again. Rows follow the
 statement's own line order, so re-running gives byte-identical files.
 """
 
@@ -32,7 +32,7 @@ EXCEPTION_CATEGORIES = (
 )
 
 MATCHES_SQL = """
-    SELECT stage || '-' || CAST(bank_line AS VARCHAR) AS match_id,
+    SELECT bank_line AS match_id,
            match_type, stage, CAST(confidence AS DECIMAL(5, 4)) AS confidence, status,
            pg_record_id, bank_record_id, pg_amount AS pg_amount_minor,
            bank_amount AS bank_amount_minor, pg_line AS pg_source_line,
@@ -43,29 +43,24 @@ MATCHES_SQL = """
            CAST(r_date::INT * getvariable('w_date') AS DECIMAL(9, 4)) AS score_date,
            CAST(r_ref::INT * getvariable('w_ref') AS DECIMAL(9, 4)) AS score_merchant_ref
     FROM match_rows
-    ORDER BY bank_line, pg_line, pg_record_id
+    ORDER BY bank_line, pg_line
 """
 
 _RECORD_FIELDS = """r.record_id, r.source_line, r.amount_minor, r.currency, r.direction,
     r.value_date, r.utr"""
 
-# Each side is joined on its own (never a union of both inputs): exceptions are usually few.
+# exc_records (made by the engine once all exceptions are known) holds every record that an
+# exception names or lists as a counterpart, so nothing here scans the million-row inputs.
 EXCEPTIONS_SQL = f"""
     WITH xr AS (
-        SELECT x.*, {_RECORD_FIELDS} FROM exc_rows x JOIN pg r ON r.rid = x.rid
-        WHERE x.side = 'pg'
-        UNION ALL
-        SELECT x.*, {_RECORD_FIELDS} FROM exc_rows x JOIN bank r ON r.rid = x.rid
-        WHERE x.side = 'bank'
+        SELECT x.*, {_RECORD_FIELDS}
+        FROM exc_rows x JOIN exc_records r ON r.side = x.side AND r.rid = x.rid
     ), cp AS (
         SELECT x.side, x.rid, u.c.side AS c_side, u.c.rid AS c_rid
         FROM exc_rows x, unnest(x.counterparts) AS u(c)
     ), cpr AS (
         SELECT cp.side, cp.rid, cp.c_side, {_RECORD_FIELDS}
-        FROM cp JOIN pg r ON r.rid = cp.c_rid WHERE cp.c_side = 'pg'
-        UNION ALL
-        SELECT cp.side, cp.rid, cp.c_side, {_RECORD_FIELDS}
-        FROM cp JOIN bank r ON r.rid = cp.c_rid WHERE cp.c_side = 'bank'
+        FROM cp JOIN exc_records r ON r.side = cp.c_side AND r.rid = cp.c_rid
     ), parts AS (
         SELECT side, rid, list(struct_pack(
                    side := c_side, record_id := record_id, amount_minor := amount_minor,
@@ -110,34 +105,34 @@ class ReconResult:
         """Counts and amounts by stage and category, match rates, and what the run used."""
         totals = {
             side: self.db.rows(
-                f"SELECT currency, count(*), sum(amount_minor) FROM {side} GROUP BY currency"
+                "SELECT currency, records, amount_minor FROM input_totals WHERE side = ?", [side]
             )
             for side in ("pg", "bank")
         }
         by_stage = self.db.rows(
             """
-            WITH per_bank AS (
-                SELECT stage, status, match_type, brid, currency, count(*) AS n_pg,
-                       sum(pg_amount) AS pg_amount, any_value(bank_amount) AS bank_amount
-                FROM match_rows
-                GROUP BY stage, status, match_type, brid, currency
+            WITH one AS (
+                SELECT stage, status, match_type, currency, count(*) AS n_bank,
+                       count(*) AS n_pg, sum(pg_amount) AS pg_amount,
+                       sum(bank_amount) AS bank_amount
+                FROM match_rows WHERE match_type = 'one_to_one' GROUP BY ALL
+            ), many AS (
+                SELECT stage, status, match_type, currency, count(*) AS n_bank,
+                       sum(n_pg) AS n_pg, sum(pg_amount) AS pg_amount,
+                       sum(bank_amount) AS bank_amount
+                FROM (
+                    SELECT stage, status, match_type, currency, brid, count(*) AS n_pg,
+                           sum(pg_amount) AS pg_amount, any_value(bank_amount) AS bank_amount
+                    FROM match_rows WHERE match_type = 'many_to_one' GROUP BY ALL
+                ) GROUP BY ALL
             )
-            SELECT stage, status, match_type, currency, count(*), sum(n_pg),
-                   sum(pg_amount), sum(bank_amount)
-            FROM per_bank
-            GROUP BY ALL ORDER BY ALL
+            SELECT * FROM one UNION ALL SELECT * FROM many ORDER BY ALL
             """
         )
         by_category = self.db.rows(
             """
-            SELECT x.category, x.side, x.currency, count(*), sum(x.amount_minor)
-            FROM (
-                SELECT x.category, x.side, r.currency, r.amount_minor
-                FROM exc_rows x JOIN pg r ON r.rid = x.rid WHERE x.side = 'pg'
-                UNION ALL
-                SELECT x.category, x.side, r.currency, r.amount_minor
-                FROM exc_rows x JOIN bank r ON r.rid = x.rid WHERE x.side = 'bank'
-            ) AS x
+            SELECT x.category, x.side, r.currency, count(*), sum(r.amount_minor)
+            FROM exc_rows x JOIN exc_records r ON r.side = x.side AND r.rid = x.rid
             GROUP BY ALL ORDER BY ALL
             """
         )

@@ -72,6 +72,9 @@ def run_batch(request: BatchRequest, *, progress: Progress | None = None) -> dic
         },
     )
     result = reconcile(pg.table, bank.table, ruleset, info=info, progress=progress)
+    # The engine has let go of the inputs; dropping ours frees them before writing the outputs.
+    del pg, bank
+    pa.default_memory_pool().release_unused()
     try:
         with atomic_dir(request.out_dir) as staging:
             result.write_tables(staging, request.fmt)

@@ -1,4 +1,4 @@
-"""The execution interface the engine needs from a SQL backend (five methods and a close)."""
+"""The execution interface the engine needs from a SQL backend (six methods and a close)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ class Backend(Protocol):
 
     def register(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table as a relation called `name` (no copy where possible)."""
+
+    def unregister(self, name: str) -> None:
+        """Forget a registered Arrow table (its memory can be freed once nobody else holds it)."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run a statement that returns nothing (DDL, INSERT, DELETE)."""

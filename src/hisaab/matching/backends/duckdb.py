@@ -45,6 +45,9 @@ class DuckDBBackend:
     def register(self, name: str, table: pa.Table) -> None:
         self.con.register(name, table)
 
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))
 
