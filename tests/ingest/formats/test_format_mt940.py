@@ -2,50 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from format_golden import DATA, assert_matches_golden, golden_files
 
 from hisaab.errors import FormatError
 from hisaab.ingest.formats import STANDARD_FORMATS, mt940, sniff_standard
 from hisaab.ingest.records import NormalizedFile
 
-GOLDEN = Path(__file__).parents[2] / "data" / "formats" / "mt940"
-GOLDEN_FILES = sorted(GOLDEN.glob("*.sta"))
-
-
-def assert_matches_golden(result: NormalizedFile, path: Path) -> None:
-    """Compare a parse result with the hand-written <name>.expected.json, field by field."""
-    expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
-    for side in ("opening_balance", "closing_balance"):
-        balance = getattr(result, side)
-        stated = None
-        if balance is not None:
-            as_of = balance.as_of.isoformat() if balance.as_of else None
-            stated = {
-                "amount_minor": balance.amount_minor,
-                "currency": balance.currency,
-                "as_of": as_of,
-            }
-        assert stated == expected[side], side
-    rows = result.table.to_pylist()
-    assert len(rows) == len(expected["records"])
-    for number, (row, want) in enumerate(zip(rows, expected["records"], strict=True), start=1):
-        for name, value in want.items():
-            got: Any = row[name]
-            if name == "value_date":
-                got = got.isoformat()
-            if name == "record_id" and value is None:
-                # No id in the file: finalize derives it from the fingerprint.
-                assert got == row["fingerprint"][:20], f"record {number} record_id"
-                continue
-            assert got == value, f"record {number} {name}"
-        assert row["source"] == "bank"
-        assert row["source_file"] == str(path)
-    assert result.template == "mt940"
-    assert result.source_file == str(path)
+GOLDEN = DATA / "mt940"
+GOLDEN_FILES = golden_files("mt940", "*.sta")
 
 
 def write(tmp_path: Path, text: str, name: str = "statement.sta") -> Path:
@@ -67,7 +34,7 @@ ONE_CREDIT = (
 
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
 def test_golden_statement_reads_field_by_field(path: Path) -> None:
-    assert_matches_golden(mt940.parse(path), path)
+    assert_matches_golden(mt940.parse(path), path, "mt940")
 
 
 def test_crlf_golden_file_keeps_its_crlf_line_ends() -> None:

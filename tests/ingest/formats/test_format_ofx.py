@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from format_golden import DATA, assert_matches_golden, golden_files
 
 from hisaab.errors import FormatError
 from hisaab.ingest.formats import STANDARD_FORMATS, ofx, sniff_standard
-from hisaab.ingest.records import NormalizedFile
 
-GOLDEN = Path(__file__).parents[2] / "data" / "formats" / "ofx"
-GOLDEN_FILES = sorted(GOLDEN.glob("*.ofx"))
-
-
-def assert_matches_golden(result: NormalizedFile, path: Path) -> None:
-    """Compare a parse result with the hand-written <name>.expected.json, field by field."""
-    expected = json.loads(path.with_suffix(".expected.json").read_text(encoding="utf-8"))
-    for side in ("opening_balance", "closing_balance"):
-        balance = getattr(result, side)
-        stated = None
-        if balance is not None:
-            as_of = balance.as_of.isoformat() if balance.as_of else None
-            stated = {
-                "amount_minor": balance.amount_minor,
-                "currency": balance.currency,
-                "as_of": as_of,
-            }
-        assert stated == expected[side], side
-    rows = result.table.to_pylist()
-    assert len(rows) == len(expected["records"])
-    for number, (row, want) in enumerate(zip(rows, expected["records"], strict=True), start=1):
-        for name, value in want.items():
-            got: Any = row[name]
-            if name == "value_date":
-                got = got.isoformat()
-            if name == "record_id" and value is None:
-                assert got == row["fingerprint"][:20], f"record {number} record_id"
-                continue
-            assert got == value, f"record {number} {name}"
-        assert row["source"] == "bank"
-        assert row["source_file"] == str(path)
-    assert result.template == "ofx"
-    assert result.source_file == str(path)
+GOLDEN = DATA / "ofx"
+GOLDEN_FILES = golden_files("ofx", "*.ofx")
 
 
 SGML_HEADER = (
@@ -78,7 +45,7 @@ def write(tmp_path: Path, text: str, name: str = "statement.ofx") -> Path:
 
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.stem)
 def test_golden_statement_reads_field_by_field(path: Path) -> None:
-    assert_matches_golden(ofx.parse(path), path)
+    assert_matches_golden(ofx.parse(path), path, "ofx")
 
 
 def test_fitid_is_the_record_id_and_the_utr_comes_from_the_narration(tmp_path: Path) -> None:

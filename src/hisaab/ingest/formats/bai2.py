@@ -41,16 +41,13 @@ from bai2.parsers import (
 )
 
 from hisaab.errors import CurrencyError, FormatError
-from hisaab.ingest.formats import StandardFormat, register
+from hisaab.ingest.formats import StandardFormat, register, statement
 from hisaab.ingest.narration import extract_utr
 from hisaab.ingest.records import (
     Balance,
     NormalizedFile,
-    file_sha256,
-    finalize,
-    rows_to_table,
 )
-from hisaab.money import Direction, Money, normalize_currency
+from hisaab.money import Direction, normalize_currency
 
 NAME = "bai2"
 
@@ -168,35 +165,11 @@ def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
             if first:
                 opening, first = account_opening, False
             closing = account_closing
-    return NormalizedFile(
-        table=finalize(rows_to_table(rows)),
-        source_file=str(path),
-        file_sha256=file_sha256(path),
-        template=NAME,
-        opening_balance=opening,
-        closing_balance=closing,
-        notes=notes,
-    )
+    return statement.result(rows, path, NAME, opening=opening, closing=closing, notes=notes)
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
-    if not raw.strip():
-        raise FormatError(
-            "the file is empty", file=path, expected="a BAI2 file starting with a 01 record"
-        )
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = raw.decode("cp1252")
-        encoding = "Windows-1252"
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-        encoding = "Latin-1"
-    notes.append(f"{path.name}: not UTF-8, read as {encoding}")
-    return text
+    return statement.decode(raw, path, notes, expected="a BAI2 file starting with a 01 record")
 
 
 def _scan(text: str, path: Path) -> list[_Line]:
@@ -394,25 +367,20 @@ def _check_account(
     opening = Balance(opening_minor, currency, as_of) if opening_minor is not None else None
     closing = Balance(closing_minor, currency, as_of) if closing_minor is not None else None
     if opening_minor is None or closing_minor is None:
-        notes.append(
-            f"{path.name}: account {number} does not state both an opening (010) and a "
-            "closing (015) ledger balance, so they were not checked"
-        )
+        statement.unchecked(path, f"account {number} (010 opening, 015 closing ledger)", notes)
         return opening, closing
-    credits = sum(row["amount_minor"] for row in rows if row["direction"] == "CR")
-    debits = sum(row["amount_minor"] for row in rows if row["direction"] == "DR")
-    expected = opening_minor + credits - debits
-    if expected != closing_minor:
-        raise FormatError(
-            f"account {number} does not add up: opening ledger {Money(opening_minor, currency)}"
-            f" + credits {Money(credits, currency)} - debits {Money(debits, currency)} = "
-            f"{Money(expected, currency)}, but the closing ledger is "
-            f"{Money(closing_minor, currency)} (difference "
-            f"{Money(closing_minor - expected, currency)})",
-            file=path,
-            line=line.number,
-            expected="010 opening ledger + credits - debits = 015 closing ledger",
-        )
+    credits, debits = statement.credits_and_debits(rows)
+    statement.check_balances(
+        what=f"account {number}",
+        opening_minor=opening_minor,
+        credits=credits,
+        debits=debits,
+        closing_minor=closing_minor,
+        currency=currency,
+        path=path,
+        line=line.number,
+        expected="010 opening ledger + credits - debits = 015 closing ledger",
+    )
     return opening, closing
 
 

@@ -37,15 +37,13 @@ from lxml import etree
 
 from hisaab.errors import AmountError, CurrencyError, FormatError
 from hisaab.ingest.formats import StandardFormat, register
+from hisaab.ingest.formats import statement as statement_rules
 from hisaab.ingest.narration import extract_utr
 from hisaab.ingest.records import (
     Balance,
     NormalizedFile,
-    file_sha256,
-    finalize,
-    rows_to_table,
 )
-from hisaab.money import Direction, Money, normalize_currency, parse_amount
+from hisaab.money import Direction, normalize_currency, parse_amount
 
 NAME = "camt053"
 
@@ -81,15 +79,7 @@ def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
         if index == 0:
             opening = statement_opening
         closing = statement_closing
-    return NormalizedFile(
-        table=finalize(rows_to_table(rows)),
-        source_file=str(path),
-        file_sha256=file_sha256(path),
-        template=NAME,
-        opening_balance=opening,
-        closing_balance=closing,
-        notes=notes,
-    )
+    return statement_rules.result(rows, path, NAME, opening=opening, closing=closing, notes=notes)
 
 
 # --- reading the XML -------------------------------------------------------------------------
@@ -471,10 +461,7 @@ def _check(
     notes: list[str],
 ) -> None:
     if opening is None or closing is None:
-        notes.append(
-            f"{path.name}: {_describe(statement)} does not state both an opening and a closing "
-            "balance, so they were not checked"
-        )
+        statement_rules.unchecked(path, _describe(statement), notes)
         return
     (start, _), (end, end_element) = opening, closing
     currency = end.currency
@@ -486,18 +473,16 @@ def _check(
                 line=row["source_line"],
                 expected=f"entries in the account currency {currency}",
             )
-    expected = start.amount_minor + credits - debits
-    if expected != end.amount_minor:
-        raise FormatError(
-            f"{_describe(statement)} does not add up: opening "
-            f"{Money(start.amount_minor, currency)} + credits {Money(credits, currency)} "
-            f"- debits {Money(debits, currency)} = {Money(expected, currency)}, but the "
-            f"closing balance is {Money(end.amount_minor, currency)} (difference "
-            f"{Money(end.amount_minor - expected, currency)})",
-            file=path,
-            line=_line(end_element),
-            expected="opening + credits - debits = closing",
-        )
+    statement_rules.check_balances(
+        what=_describe(statement),
+        opening_minor=start.amount_minor,
+        credits=credits,
+        debits=debits,
+        closing_minor=end.amount_minor,
+        currency=currency,
+        path=path,
+        line=_line(end_element),
+    )
 
 
 register(

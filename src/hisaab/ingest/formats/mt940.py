@@ -34,16 +34,13 @@ from typing import Any
 import mt940
 
 from hisaab.errors import AmountError, CurrencyError, FormatError
-from hisaab.ingest.formats import StandardFormat, register
+from hisaab.ingest.formats import StandardFormat, register, statement
 from hisaab.ingest.narration import extract_utr
 from hisaab.ingest.records import (
     Balance,
     NormalizedFile,
-    file_sha256,
-    finalize,
-    rows_to_table,
 )
-from hisaab.money import Direction, Money, normalize_currency, parse_amount
+from hisaab.money import Direction, normalize_currency, parse_amount
 
 NAME = "mt940"
 
@@ -131,39 +128,11 @@ def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
         if index == 0:
             opening = block_opening
         closing = block_closing
-    return NormalizedFile(
-        table=finalize(rows_to_table(rows)),
-        source_file=str(path),
-        file_sha256=file_sha256(path),
-        template=NAME,
-        opening_balance=opening,
-        closing_balance=closing,
-        notes=notes,
-    )
+    return statement.result(rows, path, NAME, opening=opening, closing=closing, notes=notes)
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
-    if not raw.strip():
-        raise FormatError(
-            "the file is empty", file=path, expected="an MT940 statement starting with :20:"
-        )
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    # Windows-1252 is what European and Indian bank exports use when not UTF-8; the five
-    # bytes it leaves undefined only decode as Latin-1.
-    try:
-        text = raw.decode("cp1252")
-        encoding = "Windows-1252"
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-        encoding = "Latin-1"
-    notes.append(f"{path.name}: not UTF-8, read as {encoding}")
-    return text
+    return statement.decode(raw, path, notes, expected="an MT940 statement starting with :20:")
 
 
 def _scan(text: str, path: Path) -> list[_Block]:
@@ -441,23 +410,18 @@ def _read_block(
     opening = _balance(parsed, _OPENING_KEYS, currency, path, opening_line)
     closing = _balance(parsed, _CLOSING_KEYS, currency, path, closing_line)
     if opening is not None and closing is not None:
-        expected = opening.amount_minor + credits - debits
-        if expected != closing.amount_minor:
-            raise FormatError(
-                f"{block.describe()} does not add up: opening "
-                f"{Money(opening.amount_minor, currency)} + credits {Money(credits, currency)} "
-                f"- debits {Money(debits, currency)} = {Money(expected, currency)}, but the "
-                f"closing balance is {Money(closing.amount_minor, currency)} (difference "
-                f"{Money(closing.amount_minor - expected, currency)})",
-                file=path,
-                line=closing_line,
-                expected="opening + credits - debits = closing",
-            )
-    else:
-        notes.append(
-            f"{path.name}: {block.describe()} does not state both an opening and a closing "
-            "balance, so they were not checked"
+        statement.check_balances(
+            what=block.describe(),
+            opening_minor=opening.amount_minor,
+            credits=credits,
+            debits=debits,
+            closing_minor=closing.amount_minor,
+            currency=currency,
+            path=path,
+            line=closing_line,
         )
+    else:
+        statement.unchecked(path, block.describe(), notes)
     return rows, opening, closing
 
 

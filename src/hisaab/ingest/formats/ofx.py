@@ -36,14 +36,11 @@ from ofxtools import Types
 from ofxtools.Parser import TreeBuilder
 
 from hisaab.errors import AmountError, CurrencyError, FormatError
-from hisaab.ingest.formats import StandardFormat, register
+from hisaab.ingest.formats import StandardFormat, register, statement
 from hisaab.ingest.narration import extract_utr
 from hisaab.ingest.records import (
     Balance,
     NormalizedFile,
-    file_sha256,
-    finalize,
-    rows_to_table,
 )
 from hisaab.money import Direction, normalize_currency, parse_amount
 
@@ -100,39 +97,14 @@ def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
         )
     rows: list[dict[str, Any]] = []
     closing: Balance | None = None
-    for statement in statements:
-        statement_rows, closing = _read_statement(statement, reader, path, source, notes)
+    for stmt in statements:
+        statement_rows, closing = _read_statement(stmt, reader, path, source, notes)
         rows.extend(statement_rows)
-    return NormalizedFile(
-        table=finalize(rows_to_table(rows)),
-        source_file=str(path),
-        file_sha256=file_sha256(path),
-        template=NAME,
-        opening_balance=None,
-        closing_balance=closing,
-        notes=notes,
-    )
+    return statement.result(rows, path, NAME, opening=None, closing=closing, notes=notes)
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
-    if not raw.strip():
-        raise FormatError("the file is empty", file=path, expected="an OFX statement")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    raw = raw.removeprefix(b"\xef\xbb\xbf")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    # OFX 1.x declares CHARSET:1252 or ISO-8859-1; files that claim UTF-8 often are 1252 too.
-    try:
-        text = raw.decode("cp1252")
-        encoding = "Windows-1252"
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-        encoding = "Latin-1"
-    notes.append(f"{path.name}: not UTF-8, read as {encoding}")
-    return text
+    return statement.decode(raw, path, notes, expected="an OFX statement")
 
 
 class _Reader:
