@@ -3,8 +3,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HISAAB := $(VENV)/bin/hisaab
 DEMO   ?= demo-out
+PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install pg-server demo test lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -19,8 +20,12 @@ demo: install
 	$(HISAAB) reconcile --pg $(DEMO)/data/pg.csv --bank $(DEMO)/data/bank.csv --out $(DEMO)/results
 	$(HISAAB) evaluate --truth $(DEMO)/data/truth.csv --results $(DEMO)/results
 
-test: install
-	$(PY) -m pytest -n 2 -q
+# The tests start a real PostgreSQL server; its binaries come from Debian's package.
+pg-server:
+	@test -x $(PG_BIN)/initdb || { apt-get update -qq && apt-get install -y -qq postgresql; }
+
+test: install pg-server
+	HISAAB_PG_BIN=$(PG_BIN) $(PY) -m pytest -n 2 -q
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.console import Console
 
-from hisaab.cli import evaluate, normalize, reconcile, simulate, templates
+from hisaab.cli import admin, evaluate, normalize, reconcile, simulate, templates
 from hisaab.errors import HisaabError, InputError
 
 app = typer.Typer(
@@ -27,6 +27,8 @@ app.command("normalize")(normalize.normalize_command)
 app.command("simulate")(simulate.simulate_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.add_typer(templates.app, name="templates")
+app.command("migrate")(admin.migrate_command)
+app.add_typer(admin.config_app, name="config")
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

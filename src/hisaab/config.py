@@ -1,0 +1,75 @@
+"""Settings of a Hisaab deployment, from the environment or a `.env` file, read when asked.
+
+Every setting is `HISAAB_<NAME>` in the environment (e.g. HISAAB_DATABASE_URL). Nothing is
+read at import time: `get_settings()` reads once per process and caches; tests clear the cache.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hisaab.errors import InputError
+
+DEFAULT_DATABASE_URL = "sqlite:///hisaab.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HISAAB_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="sqlite:///path (the embedded default) or postgresql://user:pass@host:port/db",
+    )
+    redis_url: str | None = Field(default=None, description="redis://host:port/db, optional")
+    jwt_secret: SecretStr | None = Field(default=None, description="HS256 signing secret")
+    jwt_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    approval_threshold_minor: int = Field(
+        default=1_000_000, ge=0, description="resolutions above this need a second approver"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    def shown(self) -> dict[str, Any]:
+        """The effective settings with secrets and passwords masked, for `hisaab config show`."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, str) and "://" in value:
+                value = mask_url(value)
+            out[f"HISAAB_{name.upper()}"] = value
+        return out
+
+
+def mask_url(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:********@host/db"""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:********@{host}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "HISAAB_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise InputError(f"{name}: {first['msg']}", expected="see `hisaab config show`") from None

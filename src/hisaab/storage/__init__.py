@@ -1,0 +1,1 @@
+"""The application database: engine and sessions, models, and migrations (SQLite or PostgreSQL)."""

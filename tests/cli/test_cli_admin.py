@@ -1,0 +1,46 @@
+"""`hisaab migrate` and `hisaab config show` from the command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from hisaab.cli.main import main
+from hisaab.config import get_settings
+from hisaab.storage.migrate import current_revision, head_revision
+
+
+def run(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_migrate_creates_then_reports_the_schema(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("migrate", "--database-url", database_url) == 0
+    assert "migrated from empty to revision" in capsys.readouterr().out
+    assert current_revision(database_url) == head_revision(database_url)
+    assert run("migrate", "--database-url", database_url) == 0
+    assert "already at revision" in capsys.readouterr().out
+
+
+def test_migrate_refuses_an_unsupported_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("migrate", "--database-url", "mysql://root@localhost/x") == 2
+    err = capsys.readouterr().err
+    assert "unsupported database URL" in err and "Traceback" not in err
+
+
+def test_config_show_masks_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HISAAB_DATABASE_URL", "postgresql://ops:s3cret@db:5432/hisaab")
+    get_settings.cache_clear()
+    try:
+        assert run("config", "show") == 0
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "ops:********@db:5432/hisaab" in out and "s3cret" not in out
