@@ -7,6 +7,11 @@
     │   ├── TemplateError       code TEMPLATE_ERROR: a template that cannot be used (or found)
     │   ├── FormatError         code UNREADABLE_FILE: a file that does not follow its format
     │   └── RulesError          code INVALID_RULES: a rule set that cannot be used
+    ├── Unauthenticated         code UNAUTHENTICATED, 401: no valid token or credentials
+    ├── Forbidden               code FORBIDDEN, 403: authenticated, but not allowed
+    ├── NotFound                code NOT_FOUND, 404 (also for what a tenant may not see)
+    ├── Conflict                code CONFLICT, 409: the request contradicts the current state
+    ├── RateLimited             code RATE_LIMITED, 429
     └── NotYetImplemented       code NOT_IMPLEMENTED, 501: a declared capability not built yet
 
 Input errors carry where the problem is (file, line, column) and what was expected, so that
@@ -104,6 +109,31 @@ class FormatError(InputError):
 
 class RulesError(InputError):
     code = "INVALID_RULES"
+
+
+class Unauthenticated(HisaabError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class Forbidden(HisaabError):
+    code = "FORBIDDEN"
+    http_status = 403
+
+
+class NotFound(HisaabError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class Conflict(HisaabError):
+    code = "CONFLICT"
+    http_status = 409
+
+
+class RateLimited(HisaabError):
+    code = "RATE_LIMITED"
+    http_status = 429
 
 
 class NotYetImplemented(HisaabError):

@@ -44,3 +44,34 @@ def test_config_show_masks_the_password(
         get_settings.cache_clear()
     out = capsys.readouterr().out
     assert "ops:********@db:5432/hisaab" in out and "s3cret" not in out
+
+
+def test_users_create_then_refuses_a_duplicate_and_a_bad_role(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HISAAB_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        assert run("migrate") == 0
+        args = ["users", "create", "--email", "Ops@Hisaab.test", "--password", "long enough pw"]
+        assert run(*args, "--role", "sp-ops") == 0
+        assert "ops@hisaab.test (sp-ops)" in capsys.readouterr().out
+        assert run(*args, "--role", "sp-ops") == 2
+        err = capsys.readouterr().err
+        assert "already exists" in err
+        assert (
+            run(
+                "users",
+                "create",
+                "--email",
+                "x@hisaab.test",
+                "--password",
+                "long enough pw",
+                "--role",
+                "root",
+            )
+            == 2
+        )
+        assert "unknown role 'root'" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()

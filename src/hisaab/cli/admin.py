@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 
 
 def migrate_command(
@@ -41,3 +42,46 @@ def show_command() -> None:
     for name, value in get_settings().shown().items():
         table.add_row(name, "" if value is None else str(value))
     Console().print(table)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """Migrate the database, then serve the API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from hisaab.api.app import create_app
+    from hisaab.config import get_settings
+    from hisaab.storage.migrate import upgrade
+
+    settings = get_settings()
+    app = create_app(settings)  # refuses to start without HISAAB_JWT_SECRET
+    upgrade(settings.database_url)
+    typer.echo(f"Hisaab API on http://{host}:{port} (docs at http://{host}:{port}/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@users_app.command("create")
+def create_user_command(
+    email: Annotated[str, typer.Option("--email")],
+    password: Annotated[str, typer.Option("--password", prompt=True, hide_input=True)],
+    role: Annotated[str, typer.Option("--role", help="admin, sp-ops, sp-finance, ...")],
+    merchant: Annotated[str | None, typer.Option("--merchant")] = None,
+) -> None:
+    """Create a user who can log in to the API."""
+    from sqlalchemy.orm import Session
+
+    from hisaab.auth.users import create_user
+    from hisaab.config import get_settings
+    from hisaab.storage.engine import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            user = create_user(
+                session, email=email, password=password, role=role, merchant_id=merchant
+            )
+            typer.echo(f"created user {user.id}: {user.email} ({user.role})")
+    finally:
+        engine.dispose()

@@ -29,6 +29,8 @@ app.command("evaluate")(evaluate.evaluate_command)
 app.add_typer(templates.app, name="templates")
 app.command("migrate")(admin.migrate_command)
 app.add_typer(admin.config_app, name="config")
+app.add_typer(admin.users_app, name="users")
+app.command("serve")(admin.serve_command)
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -1,0 +1,88 @@
+"""The one error body every failure is rendered into (the ops platform's format).
+
+{"error": {"code", "message", "details", "timestamp", "requestId", "metadata"}}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hisaab.errors import HisaabError, InputError
+
+log = logging.getLogger("hisaab.api")
+
+
+def error_body(
+    request: Request,
+    *,
+    code: str,
+    message: str,
+    details: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details,
+            "timestamp": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "requestId": getattr(request.state, "request_id", None),
+            "metadata": metadata or {},
+        }
+    }
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(HisaabError)
+    async def hisaab_error(request: Request, exc: HisaabError) -> JSONResponse:
+        metadata: dict[str, Any] = {}
+        if isinstance(exc, InputError):
+            metadata = {
+                k: v
+                for k, v in {"file": exc.file, "line": exc.line, "column": exc.column}.items()
+                if v is not None
+            }
+        body = error_body(
+            request, code=exc.code, message=exc.message, details=exc.describe(), metadata=metadata
+        )
+        return JSONResponse(body, status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"location": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+            for e in exc.errors()
+        ]
+        first = problems[0] if problems else {"location": "request", "problem": "invalid"}
+        body = error_body(
+            request,
+            code="INVALID_REQUEST",
+            message=f"{first['location']}: {first['problem']}",
+            metadata={"problems": problems},
+        )
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHENTICATED"}
+        body = error_body(
+            request, code=codes.get(exc.status_code, "HTTP_ERROR"), message=str(exc.detail)
+        )
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"request_id": request.state.request_id})
+        body = error_body(
+            request,
+            code="INTERNAL_ERROR",
+            message="an internal error occurred; quote the request id when reporting it",
+        )
+        return JSONResponse(body, status_code=500)

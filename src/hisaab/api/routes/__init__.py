@@ -1,0 +1,1 @@
+"""Routes, one module per area; each route declares its permission and calls one service."""
