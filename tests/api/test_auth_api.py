@@ -31,6 +31,19 @@ def test_login_returns_a_bearer_token(api: Api) -> None:
     assert "exceptions:resolve" in claims["permissions"]
 
 
+def test_a_login_is_audited(api: Api) -> None:
+    from sqlalchemy import select
+
+    from hisaab.audit.log import verify
+    from hisaab.storage.models import AuditEntry
+
+    api.token("sp-finance")
+    with api.app.state.sessions() as session:
+        actions = session.scalars(select(AuditEntry.action)).all()
+        assert actions == ["login"]
+        assert verify(session).ok
+
+
 def test_me_shows_the_callers_role_and_scope(api: Api) -> None:
     me = api.client.get("/api/auth/me", headers=api.headers("merchant-admin")).json()
     assert (me["role"], me["merchant_id"]) == ("merchant-admin", "M0001234")

@@ -75,3 +75,33 @@ def test_users_create_then_refuses_a_duplicate_and_a_bad_role(
         assert "unknown role 'root'" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
+
+
+def test_audit_verify_reports_intact_then_tampered(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from hisaab.audit.log import record
+    from hisaab.storage.engine import make_engine
+    from hisaab.storage.models import AuditEntry
+
+    monkeypatch.setenv("HISAAB_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        assert run("migrate") == 0
+        engine = make_engine(database_url)
+        with Session(engine) as session, session.begin():
+            for n in range(3):
+                record(session, actor_id=None, action="upload", entity="job", entity_id=n)
+        capsys.readouterr()
+        assert run("audit", "verify") == 0
+        assert "intact: 3 entries" in capsys.readouterr().out
+        with Session(engine) as session, session.begin():
+            session.execute(update(AuditEntry).where(AuditEntry.id == 2).values(action="x"))
+        engine.dispose()
+        assert run("audit", "verify") == 1
+        assert "audit entry 2 was tampered with" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from hisaab import __version__
 from hisaab.api import errors
 from hisaab.api.ratelimit import LoginLimiter
-from hisaab.api.routes import auth, health
+from hisaab.api.routes import auth, exceptions, health, jobs, overview
 from hisaab.config import Settings, get_settings
 from hisaab.errors import InputError
 from hisaab.storage.engine import make_engine
@@ -60,4 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(jobs.router)
+    app.include_router(exceptions.router)
+    app.include_router(overview.router)
     return app

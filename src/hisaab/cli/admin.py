@@ -10,6 +10,7 @@ from rich.table import Table
 
 config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 
 
 def migrate_command(
@@ -85,3 +86,34 @@ def create_user_command(
             typer.echo(f"created user {user.id}: {user.email} ({user.role})")
     finally:
         engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify_command() -> None:
+    """Check the whole audit chain; exit 1 and name the first tampered entry if any."""
+    from sqlalchemy.orm import Session
+
+    from hisaab.audit.log import verify
+    from hisaab.config import get_settings
+    from hisaab.storage.engine import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with Session(engine) as session:
+            result = verify(session)
+    finally:
+        engine.dispose()
+    if result.ok:
+        typer.echo(f"audit trail intact: {result.entries} entries")
+        return
+    typer.echo(f"audit entry {result.first_bad_id} was tampered with: {result.problem}", err=True)
+    raise typer.Exit(1)
+
+
+def worker_command(
+    once: Annotated[bool, typer.Option("--once", help="Run what is due, then exit.")] = False,
+) -> None:
+    """Run background jobs (reconciliation matches) from the database queue."""
+    from hisaab.errors import NotYetImplemented
+
+    raise NotYetImplemented("hisaab worker is not built yet")

@@ -30,7 +30,9 @@ app.add_typer(templates.app, name="templates")
 app.command("migrate")(admin.migrate_command)
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.audit_app, name="audit")
 app.command("serve")(admin.serve_command)
+app.command("worker")(admin.worker_command)
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -41,6 +41,8 @@ EXCEPTION_CATEGORIES = (
 )
 EXCEPTION_STATUSES = ("open", "in_review", "pending_approval", "resolved")
 QUEUE_STATUSES = ("queued", "running", "done", "failed")
+RESOLUTIONS = ("manual_match", "write_off", "mark_duplicate", "accept")
+EXCEPTION_ACTIONS = ("assign", "start_review", "resolve", "approve", "reject", "reopen")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -180,6 +182,9 @@ class ReconciliationException(Base):
     __tablename__ = "reconciliation_exceptions"
     __table_args__ = (
         CheckConstraint(_one_of("category", EXCEPTION_CATEGORIES), name="category"),
+        CheckConstraint(
+            f"resolution IS NULL OR {_one_of('resolution', RESOLUTIONS)}", name="resolution"
+        ),
         CheckConstraint(_one_of("status", EXCEPTION_STATUSES), name="status"),
         CheckConstraint("side IN ('pg', 'bank')", name="side"),
         CheckConstraint("amount_minor >= 0", name="amount"),
@@ -202,6 +207,36 @@ class ReconciliationException(Base):
     sla_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The current (or pending) resolution; its whole history is in exception_actions.
+    resolution: Mapped[str | None] = mapped_column(String(20), default=None)
+    resolution_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+
+
+class ExceptionAction(Base):
+    """Every step taken on an exception, by whom and when: its workflow history."""
+
+    __tablename__ = "exception_actions"
+    __table_args__ = (
+        CheckConstraint(_one_of("action", EXCEPTION_ACTIONS), name="action"),
+        CheckConstraint(
+            f"resolution IS NULL OR {_one_of('resolution', RESOLUTIONS)}", name="resolution"
+        ),
+        CheckConstraint(_one_of("status_after", EXCEPTION_STATUSES), name="status_after"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    exception_id: Mapped[int] = mapped_column(
+        ForeignKey("reconciliation_exceptions.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(20))
+    resolution: Mapped[str | None] = mapped_column(String(20), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    record_ids: Mapped[str | None] = mapped_column(Text, default=None)  # JSON list, manual_match
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status_after: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AuditEntry(Base):

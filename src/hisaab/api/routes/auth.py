@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from hisaab.api.deps import CurrentUser, SessionDep, SettingsDep
+from hisaab.audit import log as audit
 from hisaab.auth.tokens import Claims, issue_token
 from hisaab.auth.users import authenticate
 from hisaab.errors import Unauthenticated
@@ -45,6 +46,14 @@ def login(
         limiter.failed(body.email, client)
         raise
     limiter.succeeded(body.email, client)
+    audit.record(
+        session,
+        actor_id=user.id,
+        action="login",
+        entity="user",
+        entity_id=user.id,
+        details={"client": client},
+    )
     assert settings.jwt_secret is not None
     claims = Claims(user_id=user.id, email=user.email, role=user.role, merchant_id=user.merchant_id)
     token = issue_token(claims, settings.jwt_secret.get_secret_value(), settings.jwt_ttl_seconds)

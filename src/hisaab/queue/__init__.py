@@ -1,0 +1,1 @@
+"""The durable job queue: rows in the application database, claimed by workers."""

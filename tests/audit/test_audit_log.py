@@ -1,0 +1,75 @@
+"""The audit trail detects any change to its past."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, delete, update
+from sqlalchemy.orm import Session
+
+from hisaab.audit.log import GENESIS, record, verify
+from hisaab.storage.engine import make_engine
+from hisaab.storage.migrate import upgrade
+from hisaab.storage.models import AuditEntry
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        record(session, actor_id=None, action="login", entity="user", entity_id=1)
+        record(
+            session,
+            actor_id=None,
+            action="upload",
+            entity="job",
+            entity_id=7,
+            details={"side": "bank", "sha256": "ab" * 32},
+        )
+        record(
+            session,
+            actor_id=None,
+            action="resolve",
+            entity="exception",
+            entity_id=42,
+            details={"resolution": "write_off", "amount_minor": 150_000},
+        )
+    yield engine
+    engine.dispose()
+
+
+def test_an_untouched_chain_verifies(engine: Engine) -> None:
+    with Session(engine) as session:
+        result = verify(session)
+        first = session.get(AuditEntry, 1)
+    assert (result.ok, result.entries) == (True, 3)
+    assert first is not None and first.prev_hash == GENESIS
+
+
+def test_an_edited_entry_is_named(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(AuditEntry).where(AuditEntry.id == 3).values(details='{"resolution":"accept"}')
+        )
+    with Session(engine) as session:
+        result = verify(session)
+    assert (result.ok, result.first_bad_id) == (False, 3)
+    assert result.problem == "its content does not match its hash"
+
+
+def test_a_deleted_entry_breaks_the_link_of_the_next(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        session.execute(delete(AuditEntry).where(AuditEntry.id == 2))
+    with Session(engine) as session:
+        result = verify(session)
+    assert (result.first_bad_id, result.problem) == (3, "its link to the previous entry is broken")
+
+
+def test_an_entry_rolled_back_with_its_action_leaves_no_trace(engine: Engine) -> None:
+    with Session(engine) as session:
+        record(session, actor_id=None, action="approve", entity="exception", entity_id=42)
+        session.rollback()
+    with Session(engine) as session:
+        assert verify(session).entries == 3
