@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     approval_threshold_minor: int = Field(
         default=1_000_000, ge=0, description="resolutions above this need a second approver"
     )
+    data_dir: str = Field(default="hisaab-data", description="where uploaded files are kept")
+    exception_sla_hours: int = Field(
+        default=24, ge=1, le=24 * 90, description="an exception is due this long after it opens"
+    )
+    overview_cache_seconds: int = Field(
+        default=30, ge=0, le=3600, description="how long overview answers are cached"
+    )
 
     @field_validator("database_url")
     @classmethod

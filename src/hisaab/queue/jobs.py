@@ -21,6 +21,8 @@ from hisaab.storage.models import QueueJob, utcnow
 
 Handler = Callable[[Session, dict[str, Any]], None]
 HANDLERS: dict[str, Handler] = {}
+# Modules that register handlers when imported; a worker imports them all before it starts.
+HANDLER_MODULES = ("hisaab.recon.match_job",)
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
