@@ -49,6 +49,12 @@ def test_parse_amount_reads_printed_amounts_exactly(text: str, currency: str, mi
         ("1.2.3", "INR", "more than one decimal separator"),
         ("1e5", "INR", "not a number"),
         ("١٢٣", "INR", "not a number"),  # non-ASCII digits are refused, not guessed
+        ("₹", "INR", "has no digits"),  # a currency symbol alone
+        ("INR", "INR", "has no digits"),
+        ("()", "INR", "has no digits"),
+        ("+", "INR", "has no digits"),
+        ("-", "INR", "has no digits"),
+        (" . ", "INR", "has no digits"),
     ],
 )
 def test_parse_amount_rejects_what_is_not_exact_money(

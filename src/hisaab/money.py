@@ -138,16 +138,18 @@ def parse_amount(
     if s.startswith("(") and s.endswith(")"):
         negative = not negative
         s = s[1:-1].strip()
-    if s[:1] in "+-":
+    if s.startswith(("+", "-")):
         negative ^= s[0] == "-"
         s = s[1:].strip()
     elif s.endswith("-"):
         negative = not negative
         s = s[:-1].strip()
     s = _SYMBOLS.sub("", s).strip()
-    if s[:1] in "+-":
+    if s.startswith(("+", "-")):
         negative ^= s[0] == "-"
         s = s[1:].strip()
+    if not s or s == decimal_separator:
+        raise AmountError(f"{original!r} has no digits", expected="a number such as 1,053.00")
     group_sep = "," if decimal_separator == "." else "."
     if s.count(decimal_separator) > 1:
         raise AmountError(f"{original!r} has more than one decimal separator")
