@@ -15,21 +15,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from hisaab.matching.backends.base import Backend, OutputFormat
+from hisaab.matching.categories import EXCEPTION_CATEGORIES
 from hisaab.matching.rules import RuleSet
 
 if TYPE_CHECKING:
     from hisaab.matching.engine import RunInfo
 
-EXCEPTION_CATEGORIES = (
-    "UNMATCHED_PG",
-    "UNMATCHED_BANK",
-    "AMOUNT_MISMATCH",
-    "UTR_MISSING",
-    "DUPLICATE_UTR",
-    "AMBIGUOUS",
-    "DATE_MISMATCH",
-    "LOW_CONFIDENCE",
-)
 
 MATCHES_SQL = """
     SELECT bank_line AS match_id,

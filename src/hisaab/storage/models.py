@@ -27,18 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("admin", "sp-ops", "sp-finance", "sp-compliance", "merchant-admin")
+from hisaab.auth.roles import ROLES as ROLES
+from hisaab.matching.categories import EXCEPTION_CATEGORIES as EXCEPTION_CATEGORIES
+
 JOB_STATUSES = ("created", "queued", "running", "completed", "failed")
-EXCEPTION_CATEGORIES = (
-    "UNMATCHED_PG",
-    "UNMATCHED_BANK",
-    "AMOUNT_MISMATCH",
-    "UTR_MISSING",
-    "DUPLICATE_UTR",
-    "AMBIGUOUS",
-    "DATE_MISMATCH",
-    "LOW_CONFIDENCE",
-)
 EXCEPTION_STATUSES = ("open", "in_review", "pending_approval", "resolved")
 QUEUE_STATUSES = ("queued", "running", "done", "failed")
 RESOLUTIONS = ("manual_match", "write_off", "mark_duplicate", "accept")
