@@ -73,3 +73,35 @@ def test_an_entry_rolled_back_with_its_action_leaves_no_trace(engine: Engine) ->
         session.rollback()
     with Session(engine) as session:
         assert verify(session).entries == 3
+
+
+def test_concurrent_writers_never_fork_the_chain(engine: Engine) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(10):
+                with Session(engine) as session, session.begin():
+                    record(
+                        session,
+                        actor_id=None,
+                        action="approve",
+                        entity="exception",
+                        entity_id=f"{n}-{i}",
+                    )
+        except BaseException as exc:  # reported below; a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Session(engine) as session:
+        result = verify(session)
+    assert (result.ok, result.entries) == (True, 3 + 40)

@@ -5,8 +5,11 @@ JSON (time, actor, action, entity, details). Changing, deleting or reordering an
 every hash after it; `verify` names the first entry that does not check out.
 
 Entries are written in the caller's transaction, so an action and its audit entry commit or
-roll back together. Concurrent writers serialise on the chain's head (row lock on PostgreSQL,
-the database lock on SQLite): the chain never forks.
+roll back together. The database forbids forks: `prev_hash` is unique, so when two
+transactions append at once the second insert fails (on PostgreSQL it waits for the first to
+commit, then fails); it is retried inside a savepoint on the new head. Locking the head row
+instead is not enough: PostgreSQL hands a waiting `FOR UPDATE` the row it waited on, not the
+one appended meanwhile.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hisaab.storage.models import AuditEntry, utcnow
 
 GENESIS = "0" * 64
+_MAX_TRIES = 50
 
 
 def _digest(
@@ -61,27 +67,34 @@ def record(
     details: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Append an entry in the caller's transaction (commits or rolls back with the action)."""
-    head_query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
-        head_query = head_query.with_for_update()
-    head = session.scalars(head_query).first()
-    prev_hash = head.hash if head is not None else GENESIS
-    at = utcnow()
     text = json.dumps(dict(details or {}), sort_keys=True, separators=(",", ":"), default=str)
     key = None if entity_id is None else str(entity_id)
-    entry = AuditEntry(
-        at=at,
-        actor_id=actor_id,
-        action=action,
-        entity=entity,
-        entity_id=key,
-        details=text,
-        prev_hash=prev_hash,
-        hash=_digest(prev_hash, at, actor_id, action, entity, key, text),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
+    if session.get_bind().dialect.name == "sqlite":
+        # pysqlite begins a transaction only at the first write: take SQLite's write lock now,
+        # so the head read below is the latest and the savepoint nests in the caller's
+        # transaction (instead of starting one of its own that its release would commit).
+        session.execute(sql_text("UPDATE audit_log SET id = id WHERE 0 = 1"))
+    for _ in range(_MAX_TRIES):
+        head = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).first()
+        prev_hash = head.hash if head is not None else GENESIS
+        at = utcnow()
+        entry = AuditEntry(
+            at=at,
+            actor_id=actor_id,
+            action=action,
+            entity=entity,
+            entity_id=key,
+            details=text,
+            prev_hash=prev_hash,
+            hash=_digest(prev_hash, at, actor_id, action, entity, key, text),
+        )
+        try:
+            with session.begin_nested():
+                session.add(entry)
+        except IntegrityError:
+            continue  # another transaction appended to this head first: link to the new one
+        return entry
+    raise RuntimeError(f"could not append to the audit trail after {_MAX_TRIES} tries")
 
 
 @dataclass(frozen=True)

@@ -243,7 +243,8 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str | None] = mapped_column(String(64), default=None)
     details: Mapped[str] = mapped_column(Text, default="{}")
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    # Unique: no two entries may follow the same one, so the chain can never fork.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
