@@ -112,8 +112,75 @@ def audit_verify_command() -> None:
 
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Run what is due, then exit.")] = False,
+    poll_seconds: Annotated[
+        float, typer.Option("--poll-seconds", min=0.01, help="How long to wait when idle.")
+    ] = 1.0,
+    visibility_timeout: Annotated[
+        float,
+        typer.Option(
+            "--visibility-timeout",
+            min=0.1,
+            help="Seconds after which a running job whose worker is gone runs again;"
+            " must exceed the longest job.",
+        ),
+    ] = 900.0,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", min=1, help="Attempts before a job fails.")
+    ] = 5,
+    handler_modules: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--handler-module", help="Also import this module, which registers job handlers."
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Overrides HISAAB_DATABASE_URL for this run."),
+    ] = None,
 ) -> None:
     """Run background jobs (reconciliation matches) from the database queue."""
-    from hisaab.errors import NotYetImplemented
+    import datetime as dt
+    import logging
+    import sys
 
-    raise NotYetImplemented("hisaab worker is not built yet")
+    from sqlalchemy.orm import sessionmaker
+
+    from hisaab.config import get_settings, mask_url
+    from hisaab.errors import InputError
+    from hisaab.queue.retry import RetryPolicy
+    from hisaab.queue.worker import Worker, load_handlers
+    from hisaab.storage.engine import make_engine
+    from hisaab.storage.migrate import current_revision, head_revision
+
+    url = database_url or get_settings().database_url
+    current, head = current_revision(url), head_revision(url)
+    if current != head:
+        raise InputError(
+            f"{mask_url(url)} is at schema revision {current or 'empty'}, not {head}",
+            expected="the database migrated first: run `hisaab migrate`",
+        )
+    try:
+        load_handlers(optional=(), required=handler_modules or ())
+    except ModuleNotFoundError as exc:
+        raise InputError(f"--handler-module: {exc}") from None
+    # Hisaab's own lines from INFO up, other libraries' from WARNING; all on stderr.
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("hisaab").setLevel(logging.INFO)
+    handlers = load_handlers()
+    engine = make_engine(url)
+    try:
+        worker = Worker(
+            sessionmaker(engine),
+            poll_seconds=poll_seconds,
+            visibility_timeout=dt.timedelta(seconds=visibility_timeout),
+            policy=RetryPolicy(max_attempts=max_attempts),
+            handlers=handlers,
+        )
+        worker.handle_signals()
+        worker.run(once=once)
+    finally:
+        engine.dispose()

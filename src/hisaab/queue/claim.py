@@ -1,0 +1,161 @@
+"""Taking one due job off the queue, atomically, so that no two workers ever hold the same job.
+
+A job is due when it is `queued` and its `run_after` has passed, or when it is `running` but
+its lock is older than the visibility timeout: the worker that took it died (SIGKILL, lost
+host) or overran, and the job comes back. Claiming sets `running`, `locked_by`, `locked_at`
+and counts the attempt, then commits, so the claim survives whatever happens to the worker.
+
+PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1` then `UPDATE ... WHERE id = :id`, in
+one transaction; concurrent claimers skip each other's rows instead of waiting on them.
+SQLite: one `UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING ...` statement; SQLite runs
+one writer at a time (make_engine sets WAL and a busy timeout), so the statement is atomic.
+On both, the same transaction first fails abandoned jobs that have used all their attempts.
+
+Times are the worker's clock in UTC, so the hosts of a deployment need synchronised clocks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from hisaab.storage.models import QueueJob, utcnow
+
+SessionFactory = Callable[[], Session]
+
+DEFAULT_VISIBILITY_TIMEOUT = dt.timedelta(minutes=15)
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job this worker holds: `attempts` already counts the current attempt."""
+
+    id: int
+    kind: str
+    payload: str  # the JSON text as stored; the runner parses it
+    attempts: int
+    worker_id: str
+    locked_at: dt.datetime
+
+
+def claim(
+    session_factory: SessionFactory,
+    worker_id: str,
+    *,
+    visibility_timeout: dt.timedelta = DEFAULT_VISIBILITY_TIMEOUT,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: dt.datetime | None = None,
+) -> ClaimedJob | None:
+    """Take the next due job for `worker_id` and commit the claim; None when nothing is due.
+
+    An abandoned job that has already used `max_attempts` is failed instead of claimed again,
+    so a job that kills every worker that runs it stops coming back.
+    """
+    at = now or utcnow()
+    stale_before = at - visibility_timeout
+    with session_factory() as session, session.begin():
+        _fail_exhausted(session, stale_before, max_attempts)
+        due = or_(
+            and_(QueueJob.status == "queued", QueueJob.run_after <= at),
+            and_(
+                QueueJob.status == "running",
+                QueueJob.locked_at < stale_before,
+                QueueJob.attempts < max_attempts,
+            ),
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            return _claim_postgresql(session, due, worker_id, at)
+        return _claim_sqlite(session, due, worker_id, at)
+
+
+def _claim_values(worker_id: str, at: dt.datetime) -> dict[str, object]:
+    abandoned = _abandoned_by(" (no completion within the visibility timeout)")
+    return {
+        "status": "running",
+        "locked_by": worker_id,
+        "locked_at": at,
+        "attempts": QueueJob.attempts + 1,
+        # SET sees the row as it was: a job taken back from a lost worker says whose it was.
+        "last_error": case((QueueJob.status == "running", abandoned), else_=QueueJob.last_error),
+    }
+
+
+def _claim_postgresql(
+    session: Session, due: ColumnElement[bool], worker_id: str, at: dt.datetime
+) -> ClaimedJob | None:
+    job_id = session.scalar(
+        select(QueueJob.id)
+        .where(due)
+        .order_by(QueueJob.run_after, QueueJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if job_id is None:
+        return None
+    statement = (
+        update(QueueJob)
+        .where(QueueJob.id == job_id)
+        .values(_claim_values(worker_id, at))
+        .returning(QueueJob.id, QueueJob.kind, QueueJob.payload, QueueJob.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).one()
+    return ClaimedJob(row.id, row.kind, row.payload, row.attempts, worker_id, at)
+
+
+def _claim_sqlite(
+    session: Session, due: ColumnElement[bool], worker_id: str, at: dt.datetime
+) -> ClaimedJob | None:
+    next_id = (
+        select(QueueJob.id)
+        .where(due)
+        .order_by(QueueJob.run_after, QueueJob.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    statement = (
+        update(QueueJob)
+        .where(QueueJob.id == next_id)
+        .values(_claim_values(worker_id, at))
+        .returning(QueueJob.id, QueueJob.kind, QueueJob.payload, QueueJob.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).one_or_none()
+    if row is None:
+        return None
+    return ClaimedJob(row.id, row.kind, row.payload, row.attempts, worker_id, at)
+
+
+def _fail_exhausted(session: Session, stale_before: dt.datetime, max_attempts: int) -> None:
+    exhausted = (
+        select(QueueJob.id)
+        .where(
+            QueueJob.status == "running",
+            QueueJob.locked_at < stale_before,
+            QueueJob.attempts >= max_attempts,
+        )
+        .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
+    )
+    session.execute(
+        update(QueueJob)
+        .where(QueueJob.id.in_(exhausted))
+        .values(
+            status="failed",
+            last_error=_abandoned_by(f" on its last attempt (of {max_attempts}); not retried"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _abandoned_by(reason: str) -> ColumnElement[str]:
+    """'abandoned by <the worker that held the lock><reason>', from the row being updated."""
+    return (
+        literal("abandoned by ")
+        + func.coalesce(QueueJob.locked_by, "an unknown worker")
+        + literal(reason)
+    )

@@ -1,0 +1,328 @@
+"""The worker: claims due jobs and runs each so its writes commit exactly once, with its completion.
+
+A claimed job's handler runs in one transaction that ends by marking the job done, guarded by
+`WHERE id = :id AND locked_by = :me AND status = 'running'`. If the guard touches no row,
+another worker took the job over (this one overran the visibility timeout) and everything the
+handler wrote is rolled back: the job's effects commit once, by whichever worker completes it.
+A worker killed mid-job commits nothing; its claim ages past the visibility timeout and another
+worker runs the job again (hisaab.queue.claim).
+
+A handler that raises is rolled back, and the job goes back to `queued` with a backoff
+(hisaab.queue.retry), or to `failed` once it has used its attempts; `last_error` keeps why.
+A job of a kind nobody handles fails at once, without retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib
+import json
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from enum import StrEnum
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import event, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from hisaab.queue.claim import (
+    DEFAULT_VISIBILITY_TIMEOUT,
+    ClaimedJob,
+    SessionFactory,
+    claim,
+)
+from hisaab.queue.jobs import HANDLER_MODULES, HANDLERS, Handler
+from hisaab.queue.retry import RetryPolicy
+from hisaab.storage.models import QueueJob, utcnow
+
+logger = logging.getLogger("hisaab.worker")
+
+MAX_ERROR_CHARS = 2000
+
+
+class Outcome(StrEnum):
+    DONE = "done"  # the handler's writes and the job's completion committed
+    RETRY = "retry"  # the handler failed; queued again after a backoff
+    FAILED = "failed"  # no more attempts, unknown kind or unreadable payload
+    LOST = "lost"  # another worker took the job over; nothing of this attempt was kept
+
+
+class _LeaseLost(Exception):
+    """The job is no longer this worker's: roll back what the handler wrote."""
+
+
+def load_handlers(
+    optional: Iterable[str] = HANDLER_MODULES, required: Iterable[str] = ()
+) -> Mapping[str, Handler]:
+    """Import the modules that register handlers, then return the registry.
+
+    A missing `optional` module is skipped with a log line (a deployment may not have every
+    area); a missing `required` one (named by the operator) raises ModuleNotFoundError.
+    """
+    for name in optional:
+        _import_optional(name)
+    for name in required:
+        importlib.import_module(name)
+    return HANDLERS
+
+
+@functools.cache
+def _import_optional(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        # Only the module itself (or its package) missing is skipped: a module that exists but
+        # fails on a missing dependency of its own is a bug to report, not to hide.
+        if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+            raise
+        logger.warning("handler module %s is not available; its job kinds stay unhandled", name)
+        return False
+    return True
+
+
+def run_one(
+    session_factory: SessionFactory,
+    job: ClaimedJob,
+    *,
+    handlers: Mapping[str, Handler] | None = None,
+    policy: RetryPolicy | None = None,
+    rand: Callable[[], float] = random.random,
+) -> Outcome:
+    """Run a job this worker has claimed and record how it ended."""
+    policy = policy or RetryPolicy()
+    registry = load_handlers() if handlers is None else handlers
+    run = registry.get(job.kind)
+    if run is None:
+        known = ", ".join(sorted(registry)) or "none"
+        return _give_up(
+            session_factory,
+            job,
+            f"unknown job kind {job.kind!r}: no handler is registered for it (known: {known})",
+        )
+    try:
+        payload = _parse_payload(job.payload)
+    except ValueError as exc:
+        return _give_up(session_factory, job, f"unreadable payload: {exc}")
+    try:
+        with session_factory() as session, session.begin():
+            with _commits_refused(session):
+                run(session, payload)
+            if not _release(session, job, {"status": "done"}):
+                raise _LeaseLost
+    except _LeaseLost:
+        logger.warning(
+            "job %d (%s) was taken over by another worker; attempt %d rolled back",
+            job.id,
+            job.kind,
+            job.attempts,
+        )
+        return Outcome.LOST
+    except Exception as exc:
+        return _record_failure(session_factory, job, exc, policy, rand)
+    logger.info("job %d (%s) done on attempt %d", job.id, job.kind, job.attempts)
+    return Outcome.DONE
+
+
+def _parse_payload(text: str) -> dict[str, Any]:
+    payload = json.loads(text)
+    if not isinstance(payload, dict):
+        raise ValueError(f"expected a JSON object, got {type(payload).__name__}")
+    return payload
+
+
+@contextmanager
+def _commits_refused(session: Session) -> Iterator[None]:
+    """A handler that commits would split its writes from the job's completion: refuse it."""
+
+    def refuse(committing: Session) -> None:
+        if not committing.in_nested_transaction():  # savepoints are fine
+            raise RuntimeError(
+                "a job handler must not commit: its writes commit with the job's completion"
+            )
+
+    event.listen(session, "before_commit", refuse)
+    try:
+        yield
+    finally:
+        event.remove(session, "before_commit", refuse)
+
+
+def _release(session: Session, job: ClaimedJob, values: Mapping[str, Any]) -> bool:
+    """Update the job only if this worker still holds it; False when it has been taken over."""
+    released = session.execute(
+        update(QueueJob)
+        .where(
+            QueueJob.id == job.id,
+            QueueJob.locked_by == job.worker_id,
+            QueueJob.status == "running",
+        )
+        .values(dict(values))
+        .returning(QueueJob.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return released is not None
+
+
+def _record_failure(
+    session_factory: SessionFactory,
+    job: ClaimedJob,
+    exc: Exception,
+    policy: RetryPolicy,
+    rand: Callable[[], float],
+) -> Outcome:
+    error = _truncate(
+        f"attempt {job.attempts}/{policy.max_attempts}: {type(exc).__qualname__}: {exc}"
+    )
+    if policy.gives_up(job.attempts):
+        values: dict[str, Any] = {"status": "failed", "last_error": error}
+        outcome = Outcome.FAILED
+    else:
+        delay = policy.delay(job.attempts, rand)
+        values = {
+            "status": "queued",
+            "run_after": utcnow() + delay,
+            "locked_by": None,
+            "locked_at": None,
+            "last_error": error,
+        }
+        outcome = Outcome.RETRY
+    with session_factory() as session, session.begin():
+        if not _release(session, job, values):
+            logger.warning(
+                "job %d (%s) failed after another worker took it over: %s", job.id, job.kind, exc
+            )
+            return Outcome.LOST
+    if outcome is Outcome.RETRY:
+        logger.warning(
+            "job %d (%s) attempt %d/%d failed; next try in %.1f s",
+            job.id,
+            job.kind,
+            job.attempts,
+            policy.max_attempts,
+            delay.total_seconds(),
+            exc_info=exc,
+        )
+    else:
+        logger.error(
+            "job %d (%s) failed for good after %d attempts",
+            job.id,
+            job.kind,
+            job.attempts,
+            exc_info=exc,
+        )
+    return outcome
+
+
+def _give_up(session_factory: SessionFactory, job: ClaimedJob, reason: str) -> Outcome:
+    """Fail a job that no retry can help."""
+    with session_factory() as session, session.begin():
+        if not _release(session, job, {"status": "failed", "last_error": _truncate(reason)}):
+            return Outcome.LOST
+    logger.error("job %d failed without retries: %s", job.id, reason)
+    return Outcome.FAILED
+
+
+def _truncate(text: str) -> str:
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return text[: MAX_ERROR_CHARS - 1] + "…"
+
+
+def default_worker_id() -> str:
+    """host:pid:random, unique per worker process even when a pid is reused."""
+    return f"{socket.gethostname()[:150]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Worker:
+    """Polls the queue and runs due jobs one at a time until stopped (or, `once`, until idle)."""
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        *,
+        worker_id: str | None = None,
+        poll_seconds: float = 1.0,
+        visibility_timeout: dt.timedelta = DEFAULT_VISIBILITY_TIMEOUT,
+        policy: RetryPolicy | None = None,
+        handlers: Mapping[str, Handler] | None = None,
+    ) -> None:
+        if poll_seconds <= 0:
+            raise ValueError("poll_seconds must be positive")
+        if visibility_timeout <= dt.timedelta(0):
+            raise ValueError("visibility_timeout must be positive")
+        self.session_factory = session_factory
+        self.worker_id = worker_id or default_worker_id()
+        self.poll_seconds = poll_seconds
+        self.visibility_timeout = visibility_timeout
+        self.policy = policy or RetryPolicy()
+        self.handlers = handlers
+        self.outcomes: Counter[Outcome] = Counter()
+        self._stopping = threading.Event()
+
+    def run(self, *, once: bool = False) -> Counter[Outcome]:
+        """Work until `stop()` (or a signal, see `handle_signals`); `once`: until nothing is due.
+
+        Database errors are logged and retried after the poll interval, except with `once`,
+        where they end the run: a job whose outcome could not be recorded stays `running` and
+        comes back after the visibility timeout.
+        """
+        handlers = load_handlers() if self.handlers is None else self.handlers
+        logger.info(
+            "worker %s started (poll every %g s, visibility timeout %g s, %d attempts)",
+            self.worker_id,
+            self.poll_seconds,
+            self.visibility_timeout.total_seconds(),
+            self.policy.max_attempts,
+        )
+        while not self._stopping.is_set():
+            try:
+                job = claim(
+                    self.session_factory,
+                    self.worker_id,
+                    visibility_timeout=self.visibility_timeout,
+                    max_attempts=self.policy.max_attempts,
+                )
+                if job is None:
+                    if once:
+                        break
+                    self._stopping.wait(self.poll_seconds)
+                    continue
+                outcome = run_one(self.session_factory, job, handlers=handlers, policy=self.policy)
+            except SQLAlchemyError as exc:
+                if once:
+                    raise
+                logger.warning("database error, trying again in %.2f s: %s", self.poll_seconds, exc)
+                self._stopping.wait(self.poll_seconds)
+                continue
+            self.outcomes[outcome] += 1
+        summary = ", ".join(f"{count} {o.value}" for o, count in sorted(self.outcomes.items()))
+        logger.info("worker %s stopped (%s)", self.worker_id, summary or "no jobs run")
+        return self.outcomes
+
+    def stop(self) -> None:
+        """Stop after the job in hand (if any); wakes the worker if it is waiting."""
+        self._stopping.set()
+
+    def handle_signals(self) -> None:
+        """SIGTERM and SIGINT stop the worker after its current job (main thread only)."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        logger.info("%s: stopping after the current job", signal.Signals(signum).name)
+        self.stop()
+        # A second signal acts as usual and ends the job in hand: its transaction rolls back and
+        # the job comes back after the visibility timeout, exactly as after a SIGKILL.
+        default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        signal.signal(signum, default)
