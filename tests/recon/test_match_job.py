@@ -1,0 +1,347 @@
+"""The `recon.match` handler: what the engine found is what the database holds, on both backends.
+
+Jobs are set up through the service (create, upload both sides, request matching) and run
+by calling the handler the way a worker does: `handler(session, payload)`, then commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hisaab.auth import passwords
+from hisaab.auth.tokens import Claims
+from hisaab.auth.users import create_user
+from hisaab.config import Settings, get_settings
+from hisaab.errors import FormatError
+from hisaab.ingest.normalize import normalize
+from hisaab.matching.engine import reconcile
+from hisaab.matching.rules import load_ruleset
+from hisaab.queue import jobs as queue
+from hisaab.recon import files, match_job
+from hisaab.recon import jobs as service
+from hisaab.sandbox.model import SimulationConfig
+from hisaab.sandbox.simulate import simulate
+from hisaab.storage.engine import make_engine
+from hisaab.storage.migrate import upgrade
+from hisaab.storage.models import (
+    AuditEntry,
+    QueueJob,
+    ReconciliationException,
+    ReconciliationJob,
+    ReconMatch,
+)
+
+SLA_HOURS = 48
+
+
+@dataclass
+class Db:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    settings: Settings
+    ops: Claims
+
+    def job(self, pg: Path, bank: Path) -> int:
+        """A job with both files uploaded and matching requested, as the API would leave it."""
+        with self.sessions.begin() as session:
+            job_id = service.create_job(session, self.ops, name="simulated day").job.id
+            for side, path in (("pg", pg), ("bank", bank)):
+                with path.open("rb") as stream:
+                    service.store_upload(
+                        session,
+                        self.ops,
+                        job_id,
+                        side=side,
+                        stream=stream,
+                        filename=path.name,
+                        data_dir=Path(self.settings.data_dir),
+                    )
+            service.request_match(session, self.ops, job_id)
+        return job_id
+
+    def run(self, job_id: int) -> None:
+        """What a worker does with the job: run the handler, commit with it."""
+        with self.sessions() as session:
+            match_job.run_match(session, job_id, settings=self.settings)
+            session.commit()
+
+    def job_row(self, job_id: int) -> ReconciliationJob:
+        with self.sessions() as session:
+            job = session.get(ReconciliationJob, job_id)
+            assert job is not None
+            return job
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Db]:
+    monkeypatch.setattr(passwords, "_HASHER", PasswordHasher(1, 1024, 1))
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    settings = Settings(
+        database_url=database_url,
+        data_dir=str(tmp_path / "data"),
+        exception_sla_hours=SLA_HOURS,
+    )
+    with sessions.begin() as session:
+        user = create_user(
+            session, email="ops@hisaab.test", password="correct horse battery", role="sp-ops"
+        )
+        ops = Claims(user_id=user.id, email=user.email, role=user.role, merchant_id=None)
+    yield Db(engine, sessions, settings, ops)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PG export and an HDFC statement for 400 payments, with the simulator's faults."""
+    out = tmp_path_factory.mktemp("simulated")
+    simulate(SimulationConfig(rows=400, seed=11, bank_format="hdfc"), out)
+    return out
+
+
+def canonical(tmp_path: Path, name: str, rows: list[str]) -> Path:
+    path = tmp_path / name
+    header = "record_id,amount_minor,currency,direction,value_date,utr\n"
+    path.write_text(header + "".join(row + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def engine_reference(pg: Path, bank: Path) -> dict[str, Any]:
+    """The engine run on its own over the same files: what the database should hold."""
+    pg_nf = normalize(pg, source="pg")
+    bank_nf = normalize(bank, source="bank")
+    result = reconcile(pg_nf.table, bank_nf.table, load_ruleset())
+    try:
+        return {
+            "matches": result.matches().num_rows,
+            "exceptions": result.exceptions().num_rows,
+            "pg_total": sum(pg_nf.table.column("amount_minor").to_pylist()),
+            "bank_total": sum(bank_nf.table.column("amount_minor").to_pylist()),
+            "summary": result.summary(),
+        }
+    finally:
+        result.close()
+
+
+class TestStoredResults:
+    def test_the_database_holds_what_the_engine_found(self, db: Db, simulated: Path) -> None:
+        pg, bank = simulated / "pg.csv", simulated / "bank.csv"
+        job_id = db.job(pg, bank)
+        db.run(job_id)
+        expected = engine_reference(pg, bank)
+        with db.sessions() as session:
+            n_matches = session.scalar(select(func.count()).where(ReconMatch.job_id == job_id))
+            by_category = dict(
+                session.execute(
+                    select(ReconciliationException.category, func.count())
+                    .where(ReconciliationException.job_id == job_id)
+                    .group_by(ReconciliationException.category)
+                ).all()
+            )
+        assert n_matches == expected["matches"] > 300
+        assert sum(by_category.values()) == expected["exceptions"] > 0
+        assert by_category == {
+            category: sum(sides[s]["INR"]["records"] for s in sides)
+            for category, sides in expected["summary"]["exceptions_by_category"].items()
+        }
+
+    def test_every_rupee_is_in_an_automatic_match_or_an_exception(
+        self, db: Db, simulated: Path
+    ) -> None:
+        pg, bank = simulated / "pg.csv", simulated / "bank.csv"
+        job_id = db.job(pg, bank)
+        db.run(job_id)
+        expected = engine_reference(pg, bank)
+        with db.sessions() as session:
+            auto = session.execute(
+                select(
+                    ReconMatch.pg_amount_minor,
+                    ReconMatch.bank_record_id,
+                    ReconMatch.bank_amount_minor,
+                ).where(ReconMatch.job_id == job_id, ReconMatch.status == "auto")
+            ).all()
+            exceptions = dict(
+                session.execute(
+                    select(
+                        ReconciliationException.side, func.sum(ReconciliationException.amount_minor)
+                    )
+                    .where(ReconciliationException.job_id == job_id)
+                    .group_by(ReconciliationException.side)
+                ).all()
+            )
+        pg_matched = sum(amount for amount, _bank, _bank_amount in auto)
+        bank_matched = sum(dict((bank, amount) for _pg, bank, amount in auto).values())
+        assert pg_matched + exceptions["pg"] == expected["pg_total"]
+        assert bank_matched + exceptions["bank"] == expected["bank_total"]
+
+    def test_the_job_completes_with_the_engines_summary(self, db: Db, simulated: Path) -> None:
+        job_id = db.job(simulated / "pg.csv", simulated / "bank.csv")
+        db.run(job_id)
+        job = db.job_row(job_id)
+        assert (job.status, job.progress, job.error) == ("completed", 100, None)
+        assert job.started_at is not None and job.finished_at is not None
+        assert job.started_at <= job.finished_at
+        summary = json.loads(job.summary or "{}")
+        assert summary["inputs"]["bank"]["template"] == "hdfc"
+        assert (summary["inputs"]["pg"]["file"], job.ruleset_version) == ("pg.csv", "seed-1")
+
+    def test_exceptions_open_due_after_the_sla(self, db: Db, tmp_path: Path) -> None:
+        pg = canonical(tmp_path, "pg.csv", ["pay_1,49900,INR,CR,2024-01-15,401512345671"])
+        bank = canonical(tmp_path, "bank.csv", ["bnk_9,30000,INR,CR,2024-01-16,409999999999"])
+        job_id = db.job(pg, bank)
+        db.run(job_id)
+        with db.sessions() as session:
+            rows = session.scalars(select(ReconciliationException)).all()
+        assert sorted(r.record_id for r in rows) == ["bnk_9", "pay_1"]
+        for row in rows:
+            assert (row.status, row.owner_id) == ("open", None)
+            assert row.sla_due_at == row.created_at + dt.timedelta(hours=SLA_HOURS)
+
+    def test_text_survives_the_bulk_load_exactly(self, db: Db, tmp_path: Path) -> None:
+        """Quotes, commas and non-ASCII in ids, and a missing UTR stays NULL, not ''."""
+        pg = canonical(tmp_path, "pg.csv", ['"pay ""A"", №1",75050,INR,CR,2024-01-15,'])
+        bank = canonical(tmp_path, "bank.csv", ["bnk_1,49900,INR,CR,2024-01-15,401512345671"])
+        job_id = db.job(pg, bank)
+        db.run(job_id)
+        with db.sessions() as session:
+            row = session.scalars(
+                select(ReconciliationException).where(ReconciliationException.side == "pg")
+            ).one()
+        assert (row.record_id, row.utr, row.amount_minor) == ('pay "A", №1', None, 75050)
+        assert json.loads(row.details)["reason"] == "no counterpart found by any stage"
+
+    def test_results_are_loaded_in_bulk_not_row_by_row(self, db: Db, simulated: Path) -> None:
+        job_id = db.job(simulated / "pg.csv", simulated / "bank.csv")
+        inserts: list[bool] = []
+
+        def spy(
+            _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool
+        ) -> None:
+            if statement.lstrip().lower().startswith("insert into recon_matches"):
+                inserts.append(many)
+
+        event.listen(db.engine, "before_cursor_execute", spy)
+        try:
+            db.run(job_id)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", spy)
+        # PostgreSQL COPYs on the raw connection (no INSERT at all); SQLite executemany's.
+        expected = [] if db.engine.dialect.name == "postgresql" else [True]
+        assert inserts == expected
+
+    def test_matching_again_replaces_the_previous_results(self, db: Db, simulated: Path) -> None:
+        job_id = db.job(simulated / "pg.csv", simulated / "bank.csv")
+        db.run(job_id)
+        pairs = select(ReconMatch.pg_record_id, ReconMatch.bank_record_id)
+        with db.sessions() as session:
+            first = session.execute(pairs).all()
+        db.run(job_id)
+        with db.sessions() as session:
+            second = session.execute(pairs).all()
+            n_exceptions = session.scalar(select(func.count()).select_from(ReconciliationException))
+        assert sorted(second) == sorted(first) and len(set(second)) == len(second)
+        assert (
+            n_exceptions
+            == engine_reference(simulated / "pg.csv", simulated / "bank.csv")["exceptions"]
+        )
+
+
+class TestRunLifecycle:
+    def test_progress_is_visible_while_the_run_goes_on(
+        self, db: Db, simulated: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        job_id = db.job(simulated / "pg.csv", simulated / "bank.csv")
+        seen: list[tuple[str, int]] = []
+
+        def watching(path: Path, **kwargs: Any) -> Any:
+            with db.sessions() as reader:  # another connection, as a reader of the API would
+                job = reader.get(ReconciliationJob, job_id)
+                assert job is not None
+                seen.append((job.status, job.progress))
+            return normalize(path, **kwargs)
+
+        monkeypatch.setattr(files, "normalize", watching)
+        db.run(job_id)
+        assert seen == [("running", 1), ("running", 10)]
+
+    def test_a_failed_run_records_why_and_keeps_no_results(self, db: Db, simulated: Path) -> None:
+        job_id = db.job(simulated / "pg.csv", simulated / "bank.csv")
+        for stored in (Path(db.settings.data_dir) / "jobs" / str(job_id)).glob("bank-*"):
+            stored.write_text("Date,Narration\n01/13/24,garbage\n", encoding="utf-8")
+        with db.sessions() as session, pytest.raises(FormatError) as raised:
+            match_job.run_match(session, job_id, settings=db.settings)
+        job = db.job_row(job_id)
+        assert job.status == "failed" and job.finished_at is not None
+        assert job.error is not None and job.error == match_job._describe(raised.value)
+        with db.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ReconMatch)) == 0
+            actions = session.scalars(select(AuditEntry.action)).all()
+        assert "match_completed" not in actions
+
+    def test_a_retry_after_a_failure_completes(self, db: Db, tmp_path: Path) -> None:
+        pg = canonical(tmp_path, "pg.csv", ["pay_1,49900,INR,CR,2024-01-15,401512345671"])
+        bank = canonical(tmp_path, "bank.csv", ["bnk_1,49900,INR,CR,2024-01-15,401512345671"])
+        job_id = db.job(pg, bank)
+        [stored] = (Path(db.settings.data_dir) / "jobs" / str(job_id)).glob("bank-*")
+        original = stored.read_bytes()
+        stored.unlink()
+        with db.sessions() as session, pytest.raises(FormatError, match="no such file"):
+            match_job.run_match(session, job_id, settings=db.settings)
+        failed = db.job_row(job_id)
+        assert failed.status == "failed" and failed.error is not None
+        assert failed.error.startswith("bank.csv: no such file")  # the upload's name, not our disk
+        stored.write_bytes(original)
+        db.run(job_id)
+        assert (db.job_row(job_id).status, db.job_row(job_id).error) == ("completed", None)
+
+    def test_a_job_deleted_meanwhile_is_nothing_to_do(self, db: Db) -> None:
+        with db.sessions() as session:
+            match_job.run_match(session, 12345, settings=db.settings)
+            assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+    def test_completion_is_audited_with_the_counts(self, db: Db, tmp_path: Path) -> None:
+        pg = canonical(tmp_path, "pg.csv", ["pay_1,49900,INR,CR,2024-01-15,401512345671"])
+        bank = canonical(tmp_path, "bank.csv", ["bnk_1,49900,INR,CR,2024-01-15,401512345671"])
+        job_id = db.job(pg, bank)
+        db.run(job_id)
+        with db.sessions() as session:
+            entry = session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "match_completed")
+            ).one()
+        details = json.loads(entry.details)
+        assert (entry.entity_id, entry.actor_id) == (str(job_id), None)
+        assert (details["matches"], details["exceptions"]) == (1, 0)
+
+
+class TestQueueContract:
+    def test_the_handler_is_registered_for_workers(self) -> None:
+        assert "hisaab.recon.match_job" in queue.HANDLER_MODULES
+        assert queue.HANDLERS["recon.match"] is match_job.run_match_job
+
+    def test_the_queued_payload_runs_through_the_registered_handler(
+        self, db: Db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        pg = canonical(tmp_path, "pg.csv", ["pay_1,49900,INR,CR,2024-01-15,401512345671"])
+        bank = canonical(tmp_path, "bank.csv", ["bnk_1,49900,INR,CR,2024-01-15,401512345671"])
+        job_id = db.job(pg, bank)
+        monkeypatch.setenv("HISAAB_DATA_DIR", db.settings.data_dir)
+        get_settings.cache_clear()
+        try:
+            with db.sessions() as session:
+                row = session.scalars(select(QueueJob)).one()
+                queue.HANDLERS[row.kind](session, json.loads(row.payload))
+                session.commit()
+        finally:
+            get_settings.cache_clear()
+        assert db.job_row(job_id).status == "completed"
