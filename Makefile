@@ -19,6 +19,7 @@ demo: install
 	$(HISAAB) simulate --rows 20000 --seed 7 --bank-format hdfc --out $(DEMO)/data
 	$(HISAAB) reconcile --pg $(DEMO)/data/pg.csv --bank $(DEMO)/data/bank.csv --out $(DEMO)/results
 	$(HISAAB) evaluate --truth $(DEMO)/data/truth.csv --results $(DEMO)/results
+	$(HISAAB) demo --out $(DEMO)/server
 
 # The tests start a real PostgreSQL server; its binaries come from Debian's package.
 pg-server:
