@@ -17,6 +17,7 @@ from hisaab.api.ratelimit import LoginLimiter
 from hisaab.api.routes import auth, exceptions, health, jobs, overview
 from hisaab.config import Settings, get_settings
 from hisaab.errors import InputError
+from hisaab.logs import request_id_var
 from hisaab.storage.engine import make_engine
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     ) -> Response:
         given = request.headers.get(REQUEST_ID_HEADER, "")
         request.state.request_id = given if 0 < len(given) <= 128 else f"req_{uuid.uuid4().hex}"
+        request_id_var.set(request.state.request_id)  # each request runs in its own context
         started = time.perf_counter()
         response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "unmatched")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as FastAPIPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
@@ -27,6 +28,9 @@ from hisaab.recon import export, files
 from hisaab.recon import jobs as service
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+# Ids are BIGINT: larger numbers are a 422, never an overflow in the database.
+JobId = Annotated[int, FastAPIPath(gt=0, le=2**63 - 1)]
 
 Writer = Annotated[Claims, Depends(require(RECONCILIATION_WRITE))]
 
@@ -202,7 +206,7 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobDetail)
-def get_job(job_id: int, session: SessionDep, claims: Reader) -> JobDetail:
+def get_job(job_id: JobId, session: SessionDep, claims: Reader) -> JobDetail:
     return JobDetail.of(service.get_job_for(session, claims, job_id))
 
 
@@ -233,7 +237,7 @@ _UPLOAD_BODY = {
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_file(
-    job_id: int,
+    job_id: JobId,
     request: Request,
     response: Response,
     session: SessionDep,
@@ -300,7 +304,7 @@ def _form_fields(side: object, template: object) -> UploadForm:
 
 @router.post("/{job_id}/normalize", response_model=FileOut)
 def normalize_file(
-    job_id: int,
+    job_id: JobId,
     body: NormalizeRequest,
     session: SessionDep,
     settings: SettingsDep,
@@ -318,13 +322,13 @@ def normalize_file(
 
 
 @router.post("/{job_id}/match", status_code=202, response_model=JobDetail)
-def request_match(job_id: int, session: SessionDep, claims: Writer) -> JobDetail:
+def request_match(job_id: JobId, session: SessionDep, claims: Writer) -> JobDetail:
     return JobDetail.of(service.request_match(session, claims, job_id))
 
 
 @router.get("/{job_id}/matches", response_model=MatchPage)
 def list_matches(
-    job_id: int,
+    job_id: JobId,
     request: Request,
     session: SessionDep,
     claims: Reader,
@@ -346,7 +350,7 @@ def list_matches(
 
 @router.get("/{job_id}/exceptions", response_model=ExceptionPage)
 def list_exceptions(
-    job_id: int,
+    job_id: JobId,
     request: Request,
     session: SessionDep,
     claims: Reader,
