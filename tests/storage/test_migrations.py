@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 from hisaab.storage.engine import make_engine
 from hisaab.storage.migrate import current_revision, downgrade, head_revision, upgrade
 from hisaab.storage.models import (
-    Base,
     Merchant,
     ReconciliationException,
     ReconciliationJob,
     User,
 )
+from hisaab.storage.schema import metadata
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_upgrade_creates_every_table_of_the_models(migrated: str) -> None:
         tables = set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert set(Base.metadata.tables) <= tables
+    assert set(metadata.tables) <= tables
     assert current_revision(migrated) == head_revision(migrated)
 
 
@@ -50,7 +50,7 @@ def test_migrations_and_models_agree(migrated: str) -> None:
     engine = make_engine(migrated)
     try:
         with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            diff = compare_metadata(MigrationContext.configure(connection), metadata)
     finally:
         engine.dispose()
     assert diff == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from hisaab.storage.engine import make_engine
-from hisaab.storage.models import Base
+from hisaab.storage.schema import metadata
 
 config = context.config
 
@@ -15,7 +15,7 @@ def run() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=Base.metadata,
+            target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",  # ALTER TABLE on SQLite
             compare_type=True,
         )
