@@ -7,8 +7,6 @@ the approval threshold is the default ₹10,000.00.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from conftest import SECRET, Api, email_of
+from exception_rows import unmatched_exception
 from hisaab.audit.log import verify
 from hisaab.auth.tokens import Claims, issue_token
 from hisaab.storage.models import (
@@ -42,20 +41,11 @@ class Chai:
 Headers = Callable[[str], dict[str, str]]
 
 
-def _exception(
+def _api_exception(
     job_id: int, side: str, record_id: str, amount_minor: int
 ) -> ReconciliationException:
-    return ReconciliationException(
-        job_id=job_id,
-        category="UNMATCHED_PG" if side == "pg" else "UNMATCHED_BANK",
-        side=side,
-        record_id=record_id,
-        source_line=2,
-        amount_minor=amount_minor,
-        currency="INR",
-        value_date=dt.date(2024, 4, 1),
-        utr="UTR0001" if side == "pg" else None,
-        details=json.dumps({"reason": "no counterpart"}),
+    return unmatched_exception(
+        job_id, side, record_id, amount_minor, utr="UTR0001" if side == "pg" else None
     )
 
 
@@ -69,11 +59,11 @@ def chai(api: Api) -> Chai:
         session.add_all([april, dosa])
         session.flush()
         rows = [
-            _exception(april.id, "pg", "PG-1001", 50_000),
-            _exception(april.id, "pg", "PG-1003", 2_500_000),
-            _exception(april.id, "bank", "BANK-2001", 30_000),
-            _exception(april.id, "bank", "BANK-2002", 20_000),
-            _exception(dosa.id, "bank", "BANK-9001", 50_000),
+            _api_exception(april.id, "pg", "PG-1001", 50_000),
+            _api_exception(april.id, "pg", "PG-1003", 2_500_000),
+            _api_exception(april.id, "bank", "BANK-2001", 30_000),
+            _api_exception(april.id, "bank", "BANK-2002", 20_000),
+            _api_exception(dosa.id, "bank", "BANK-9001", 50_000),
         ]
         session.add_all(rows)
         session.flush()

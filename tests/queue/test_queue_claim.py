@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 
-import pytest
-from queue_test_handlers import HANDLERS_FOR_TESTS, add_job, job_row, marker_count, prepare
+from queue_test_handlers import HANDLERS_FOR_TESTS, add_job, job_row, marker_count
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,18 +13,6 @@ from hisaab.queue.claim import claim
 from hisaab.queue.stats import queue_depth
 from hisaab.queue.worker import Outcome, Worker, run_one
 from hisaab.storage.models import utcnow
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = prepare(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine)
 
 
 def test_nothing_is_claimed_from_an_empty_queue(sessions: sessionmaker[Session]) -> None:

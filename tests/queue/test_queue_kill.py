@@ -26,7 +26,6 @@ from queue_test_handlers import (
     job_row,
     marker_count,
     markers,
-    prepare,
 )
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,13 +36,6 @@ from hisaab.queue.worker import Outcome, run_one
 from hisaab.storage.models import utcnow
 
 HERE = Path(__file__).parent
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = prepare(database_url)
-    yield engine
-    engine.dispose()
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from queue_test_handlers import (
     job_row,
     marker_count,
     markers,
-    prepare,
 )
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,18 +25,6 @@ from hisaab.queue.jobs import enqueue
 from hisaab.queue.retry import RetryPolicy
 from hisaab.queue.worker import Outcome, Worker, load_handlers, run_one
 from hisaab.storage.models import utcnow
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = prepare(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine)
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:

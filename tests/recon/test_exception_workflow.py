@@ -6,7 +6,6 @@ credits, in INR minor units (paise), and the default approval threshold of ₹10
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time
@@ -17,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from exception_rows import unmatched_exception
 from hisaab.audit.log import verify
 from hisaab.errors import Conflict, Forbidden, InputError, NotFound
 from hisaab.recon import exceptions as workflow
@@ -49,22 +49,6 @@ class Ledger:
     other_job: int  # another merchant's bank credit BANK-9001
 
 
-def _exception(
-    job_id: int, side: str, record_id: str, amount_minor: int
-) -> ReconciliationException:
-    return ReconciliationException(
-        job_id=job_id,
-        category="UNMATCHED_PG" if side == "pg" else "UNMATCHED_BANK",
-        side=side,
-        record_id=record_id,
-        source_line=2,
-        amount_minor=amount_minor,
-        currency="INR",
-        value_date=dt.date(2024, 4, 1),
-        details=json.dumps({"reason": "no counterpart"}),
-    )
-
-
 @pytest.fixture
 def ledger(database_url: str) -> Iterator[Ledger]:
     upgrade(database_url)
@@ -89,12 +73,12 @@ def ledger(database_url: str) -> Iterator[Ledger]:
         session.add_all([chai, dosa])
         session.flush()
         rows = [
-            _exception(chai.id, "pg", "PG-1001", 50_000),
-            _exception(chai.id, "pg", "PG-1002", THRESHOLD),
-            _exception(chai.id, "pg", "PG-1003", 2_500_000),
-            _exception(chai.id, "bank", "BANK-2001", 30_000),
-            _exception(chai.id, "bank", "BANK-2002", 20_000),
-            _exception(dosa.id, "bank", "BANK-9001", 50_000),
+            unmatched_exception(chai.id, "pg", "PG-1001", 50_000),
+            unmatched_exception(chai.id, "pg", "PG-1002", THRESHOLD),
+            unmatched_exception(chai.id, "pg", "PG-1003", 2_500_000),
+            unmatched_exception(chai.id, "bank", "BANK-2001", 30_000),
+            unmatched_exception(chai.id, "bank", "BANK-2002", 20_000),
+            unmatched_exception(dosa.id, "bank", "BANK-9001", 50_000),
         ]
         session.add_all(rows)
         session.flush()
@@ -145,7 +129,7 @@ def test_assigning_puts_an_open_exception_in_review(ledger: Ledger) -> None:
     ]
 
 
-def test_only_someone_who_can_resolve_may_own_an_exception(ledger: Ledger) -> None:
+def test_only_someone_who_can_resolve_may_own_anunmatched_exception(ledger: Ledger) -> None:
     with pytest.raises(InputError, match="sp-finance\\) cannot resolve exceptions"):
         step(
             ledger,
