@@ -54,13 +54,16 @@ def serve_command(
 
     from hisaab.api.app import create_app
     from hisaab.config import get_settings
+    from hisaab.logs import configure_logging
     from hisaab.storage.migrate import upgrade
 
     settings = get_settings()
     app = create_app(settings)  # refuses to start without HISAAB_JWT_SECRET
     upgrade(settings.database_url)
     typer.echo(f"Hisaab API on http://{host}:{port} (docs at http://{host}:{port}/docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # One log format for everything: uvicorn's loggers propagate to the masked JSON handler.
+    configure_logging("INFO")
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level="info")
 
 
 @users_app.command("create")
@@ -141,12 +144,12 @@ def worker_command(
     """Run background jobs (reconciliation matches) from the database queue."""
     import datetime as dt
     import logging
-    import sys
 
     from sqlalchemy.orm import sessionmaker
 
     from hisaab.config import get_settings, mask_url
     from hisaab.errors import InputError
+    from hisaab.logs import configure_logging
     from hisaab.queue.retry import RetryPolicy
     from hisaab.queue.worker import Worker, load_handlers
     from hisaab.storage.engine import make_engine
@@ -163,12 +166,8 @@ def worker_command(
         load_handlers(optional=(), required=handler_modules or ())
     except ModuleNotFoundError as exc:
         raise InputError(f"--handler-module: {exc}") from None
-    # Hisaab's own lines from INFO up, other libraries' from WARNING; all on stderr.
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Hisaab's own lines from INFO up, other libraries' from WARNING: masked JSON on stderr.
+    configure_logging(logging.WARNING)
     logging.getLogger("hisaab").setLevel(logging.INFO)
     handlers = load_handlers()
     engine = make_engine(url)
