@@ -103,7 +103,8 @@ def walk_through(client: httpx.Client, files: Path) -> None:
             files={"file": (name, content, "text/csv")},
         )
         assert up.status_code == 201, up.text
-    assert client.post(f"/api/jobs/{job_id}/match", headers=auth).status_code == 202
+    match = client.post(f"/api/jobs/{job_id}/match", headers=auth)
+    assert match.status_code == 202, match.text
 
     deadline = time.monotonic() + 60
     status = ""

@@ -1,7 +1,9 @@
 """Request dependencies: the database session, the caller, and the permission a route needs.
 
 Only the boundary commits: the session of a request commits after the route returned and
-rolls back when it raised, so a failed request leaves nothing half-written.
+rolls back when it raised, so a failed request leaves nothing half-written. The commit
+happens before the response is sent (`scope="function"`): a client told 201 can rely on
+the row being there for its next request, and a commit that fails is a 500, not a success.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
