@@ -309,23 +309,14 @@ def _balances(
         if amount is None or not (amount.text or "").strip():
             notes.append(f"{path.name} line {_line(bal)}: blank {code} balance ignored")
             continue
-        currency_text = amount.get("Ccy") or _text(statement, "Acct", "Ccy")
-        if not currency_text:
-            raise FormatError(
-                f"{code} balance states no currency",
-                file=path,
-                line=_line(amount),
-                expected='a currency on the amount, such as <Amt Ccy="INR">',
-            )
-        currency = _currency(currency_text, path, _line(amount))
-        minor = _amount(amount, currency, path)
-        if minor < 0:
-            raise FormatError(
-                f"{code} balance amount {amount.text!r} carries a sign",
-                file=path,
-                line=_line(amount),
-                expected="an unsigned amount, its sign given by <CdtDbtInd>",
-            )
+        minor, currency = _unsigned_amount(
+            amount,
+            _text(statement, "Acct", "Ccy"),
+            path,
+            what=f"{code} balance",
+            currency_expected='a currency on the amount, such as <Amt Ccy="INR">',
+            sign_expected="an unsigned amount, its sign given by <CdtDbtInd>",
+        )
         signed = -minor if _direction(bal, path) == "DR" else minor
         when = _when(_child(bal, "Dt"), f"{code} balance date", path)
         found[code] = (Balance(signed, currency, when[0] if when else None), bal)
@@ -378,23 +369,16 @@ def _read_statement(
             raise FormatError(
                 "entry has no amount", file=path, line=line, expected="an <Amt> in each <Ntry>"
             )
-        currency_text = amount.get("Ccy") or account_currency
-        if not currency_text:
-            raise FormatError(
-                "entry states no currency",
-                file=path,
-                line=_line(amount),
-                expected='a currency on the amount, such as <Amt Ccy="INR">, or an account <Ccy>',
-            )
-        currency = _currency(currency_text, path, _line(amount))
-        minor = _amount(amount, currency, path)
-        if minor < 0:
-            raise FormatError(
-                f"entry amount {amount.text!r} carries a sign",
-                file=path,
-                line=_line(amount),
-                expected="an unsigned amount, its direction given by <CdtDbtInd>",
-            )
+        minor, currency = _unsigned_amount(
+            amount,
+            account_currency,
+            path,
+            what="entry",
+            currency_expected=(
+                'a currency on the amount, such as <Amt Ccy="INR">, or an account <Ccy>'
+            ),
+            sign_expected="an unsigned amount, its direction given by <CdtDbtInd>",
+        )
         direction = _direction(entry, path)
         if direction == "CR":
             credits += minor
@@ -483,6 +467,33 @@ def _check(
         path=path,
         line=_line(end_element),
     )
+
+
+def _unsigned_amount(
+    amount: _Element,
+    fallback_currency: str | None,
+    path: Path,
+    *,
+    what: str,
+    currency_expected: str,
+    sign_expected: str,
+) -> tuple[int, str]:
+    """An <Amt>'s minor units and currency: CAMT amounts are unsigned (<CdtDbtInd> signs them)."""
+    currency_text = amount.get("Ccy") or fallback_currency
+    if not currency_text:
+        raise FormatError(
+            f"{what} states no currency", file=path, line=_line(amount), expected=currency_expected
+        )
+    currency = _currency(currency_text, path, _line(amount))
+    minor = _amount(amount, currency, path)
+    if minor < 0:
+        raise FormatError(
+            f"{what} amount {amount.text!r} carries a sign",
+            file=path,
+            line=_line(amount),
+            expected=sign_expected,
+        )
+    return minor, currency
 
 
 register(
