@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hisaab.errors import InputError
@@ -38,6 +38,58 @@ class Settings(BaseSettings):
     )
     overview_cache_seconds: int = Field(
         default=30, ge=0, le=3600, description="how long overview answers are cached"
+    )
+
+    # Real-time M-Pesa (Daraja). Without a base URL, STK Push and queries answer "not configured".
+    mpesa_base_url: str | None = Field(
+        default=None, description="Daraja base URL, e.g. https://sandbox.safaricom.co.ke"
+    )
+    mpesa_consumer_key: SecretStr | None = Field(default=None, description="Daraja app key")
+    mpesa_consumer_secret: SecretStr | None = Field(default=None, description="Daraja app secret")
+    mpesa_shortcode: str = Field(default="174379", description="paybill or till number")
+    mpesa_passkey: SecretStr | None = Field(default=None, description="Lipa na M-Pesa passkey")
+    mpesa_transaction_type: str = Field(
+        default="CustomerPayBillOnline", description="or CustomerBuyGoodsOnline for a till"
+    )
+    mpesa_callback_url: str | None = Field(
+        default=None, description="public base URL Safaricom calls back (https://host)"
+    )
+    mpesa_callback_secret: SecretStr | None = Field(
+        default=None, description="the ?secret= every callback URL carries"
+    )
+    mpesa_initiator: str | None = Field(default=None, description="Transaction Status initiator")
+    mpesa_security_credential: SecretStr | None = Field(
+        default=None, description="encrypted initiator password for Transaction Status"
+    )
+    realtime_check_interval_seconds: int = Field(
+        default=900, ge=1, description="how often sessions stuck in processing are queried"
+    )
+    realtime_check_batch_size: int = Field(default=100, ge=1, le=10_000)
+    realtime_stuck_after_seconds: int = Field(
+        default=120, ge=1, description="a session processing longer than this is stuck"
+    )
+    ws_heartbeat_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Alerts for high-severity discrepancies.
+    admin_email: str | None = Field(
+        default=None, validation_alias=AliasChoices("HISAAB_ADMIN_EMAIL", "ADMIN_EMAIL")
+    )
+    admin_phone: str | None = Field(
+        default=None, validation_alias=AliasChoices("HISAAB_ADMIN_PHONE", "ADMIN_PHONE")
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for email alerts")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = Field(default="hisaab@localhost", description="sender of email alerts")
+    sms_url: str | None = Field(
+        default=None, description="Africa's Talking compatible base URL for SMS alerts"
+    )
+    sms_username: str | None = None
+    sms_api_key: SecretStr | None = None
+    sms_sender: str | None = Field(default=None, description="sender id, if the account has one")
+    alert_min_interval_seconds: int = Field(
+        default=300, ge=0, description="one alert per session and type within this interval"
     )
 
     @field_validator("database_url")
