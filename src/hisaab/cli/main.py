@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.console import Console
 
-from hisaab.cli import admin, demo, evaluate, normalize, reconcile, simulate, templates
+from hisaab.cli import admin, demo, evaluate, normalize, reconcile, sandbox_cmd, simulate, templates
 from hisaab.errors import HisaabError, InputError
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ app.add_typer(admin.audit_app, name="audit")
 app.command("serve")(admin.serve_command)
 app.command("worker")(admin.worker_command)
 app.command("demo")(demo.demo_command)
+app.command("sandbox")(sandbox_cmd.sandbox_command)
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -1,0 +1,160 @@
+"""`DarajaSession`: the HTTP side of talking to Daraja: OAuth tokens, sending, failures.
+
+Tokens are cached (thread-safe) until shortly before `expires_in` (60 s, or a tenth of a
+short lifetime) and fetched again once when Daraja rejects one: HTTP 401, or its
+"404.001.03 Invalid Access Token" error body. Transport failures become `DarajaError`;
+`may_have_reached` is False only when the request certainly never left (connect failures).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from hisaab.mpesa.errors import DarajaAuthError, DarajaError
+from hisaab.mpesa.payloads.answers import is_error_body, parse_error_body
+from hisaab.mpesa.protocol import OAUTH_PATH
+
+log = logging.getLogger("hisaab.mpesa")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_TOKEN_TTL = 3599
+_MAX_EARLY_REFRESH = 60.0
+
+
+class DarajaSession:
+    """One base URL, one set of app credentials, one cached token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._consumer = (consumer_key, consumer_secret)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._token_lock = threading.Lock()
+        self._token: str | None = None
+        self._token_good_until = 0.0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def access_token(self) -> str:
+        """A valid access token: the cached one, or a new one from Daraja."""
+        with self._token_lock:
+            if self._token is not None and time.monotonic() < self._token_good_until:
+                return self._token
+            token, ttl = self._fetch_token()
+            self._token = token
+            self._token_good_until = time.monotonic() + ttl - min(_MAX_EARLY_REFRESH, ttl / 10)
+            return token
+
+    def _forget_token(self, token: str) -> None:
+        with self._token_lock:
+            if self._token == token:
+                self._token = None
+
+    def _fetch_token(self) -> tuple[str, float]:
+        response = self._send(
+            "GET",
+            OAUTH_PATH,
+            params={"grant_type": "client_credentials"},
+            auth=httpx.BasicAuth(*self._consumer),
+        )
+        body = _json_or_none(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            error = parse_error_body(body) if is_error_body(body) else None
+            raise DarajaAuthError(
+                f"Daraja refused the consumer key and secret (HTTP {response.status_code}"
+                + (f": {error.error_code} {error.error_message}" if error else "")
+                + "): check HISAAB_MPESA_CONSUMER_KEY and HISAAB_MPESA_CONSUMER_SECRET",
+                error_code=error.error_code if error else None,
+                error_message=error.error_message if error else None,
+                request_id=error.request_id if error else None,
+                upstream_status=response.status_code,
+            )
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise DarajaAuthError(
+                "Daraja's OAuth answer has no access_token", upstream_status=response.status_code
+            )
+        try:
+            ttl = float(str(body.get("expires_in", DEFAULT_TOKEN_TTL)).strip())
+        except ValueError:
+            ttl = DEFAULT_TOKEN_TTL  # the token still works; a 401 later refreshes it
+        return token, max(ttl, 0.0)
+
+    # --- transport ---------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise DarajaError(
+                f"cannot reach Daraja at {self.base_url}: {type(exc).__name__}: {exc}",
+                may_have_reached=False,
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise DarajaError(
+                f"Daraja did not answer {path} in time ({type(exc).__name__}); the request may "
+                "have been processed: query before retrying",
+                may_have_reached=True,
+            ) from exc
+        except httpx.TransportError as exc:
+            raise DarajaError(
+                f"Daraja connection failed during {path}: {type(exc).__name__}: {exc}",
+                may_have_reached=True,
+            ) from exc
+
+    def post(self, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
+        """POST with a bearer token; on a rejected token, fetch a new one and retry once."""
+        token = self.access_token()
+        response = self._send("POST", path, json=payload, headers=_bearer(token))
+        if _token_rejected(response):
+            log.info("Daraja rejected the access token; fetching a new one", extra={"path": path})
+            self._forget_token(token)
+            token = self.access_token()
+            response = self._send("POST", path, json=payload, headers=_bearer(token))
+            if _token_rejected(response):
+                raise DarajaAuthError(
+                    f"Daraja rejected a freshly issued access token on {path}",
+                    upstream_status=response.status_code,
+                )
+        body = _json_or_none(response)
+        if body is None:
+            raise DarajaError(
+                f"Daraja answered {path} with HTTP {response.status_code} and a body that is "
+                f"not JSON: {response.text[:200]!r}",
+                upstream_status=response.status_code,
+            )
+        return response.status_code, body
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _token_rejected(response: httpx.Response) -> bool:
+    if response.status_code == 401:
+        return True
+    body = _json_or_none(response)
+    if not is_error_body(body):
+        return False
+    message = str(body.get("errorMessage") or "").lower()
+    return str(body.get("errorCode")) == "404.001.03" or "invalid access token" in message
