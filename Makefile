@@ -5,7 +5,7 @@ HISAAB := $(VENV)/bin/hisaab
 DEMO   ?= demo-out
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: install pg-server demo test lint format bench clean
+.PHONY: install pg-server redis-server demo test lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,11 @@ demo: install
 pg-server:
 	@test -x $(PG_BIN)/initdb || { apt-get update -qq && apt-get install -y -qq postgresql; }
 
-test: install pg-server
+# ... and a real Redis server (Debian's package; not in the base image).
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+test: install pg-server redis-server
 	HISAAB_PG_BIN=$(PG_BIN) $(PY) -m pytest -n 2 -q
 
 lint: install

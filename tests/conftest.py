@@ -42,3 +42,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield server.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One real Redis server per test process; a test that needs it fails without it."""
+    from redis_server import RedisUnavailable, redis_server
+
+    try:
+        with redis_server() as server:
+            yield server.url
+    except RedisUnavailable as exc:
+        pytest.fail(f"cannot start Redis for the tests: {exc}")

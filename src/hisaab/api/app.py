@@ -13,11 +13,13 @@ from sqlalchemy.orm import sessionmaker
 
 from hisaab import __version__
 from hisaab.api import errors
-from hisaab.api.ratelimit import LoginLimiter
+from hisaab.api.ratelimit import make_limiter
 from hisaab.api.routes import auth, exceptions, health, jobs, overview
 from hisaab.config import Settings, get_settings
 from hisaab.errors import InputError
 from hisaab.logs import request_id_var
+from hisaab.overview.cache import make_cache
+from hisaab.redis_client import make_client
 from hisaab.storage.engine import make_engine
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -34,7 +36,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.sessions = sessionmaker(app.state.engine, expire_on_commit=False)
-    app.state.login_limiter = LoginLimiter()
+    app.state.redis = make_client(settings.redis_url) if settings.redis_url else None
+    app.state.login_limiter = make_limiter(app.state.redis)
+    app.state.overview_cache = make_cache(settings.overview_cache_seconds, app.state.redis)
     registry = CollectorRegistry()
     app.state.metrics = registry
     requests = Counter(

@@ -1,4 +1,10 @@
-"""GET /health (503 when a dependency fails) and GET /metrics (Prometheus)."""
+"""GET /health (503 when a dependency fails) and GET /metrics (Prometheus).
+
+/health checks the database (SELECT 1) and, when HISAAB_REDIS_URL is set, Redis (PING); the
+body lists each check's status, and any unhealthy check makes the answer a 503. Redis being
+down degrades the service (the Overview cache and the login limit fall back to in-process) but
+is reported, so that a load balancer or an operator sees it.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,13 @@ def health(request: Request) -> JSONResponse:
         checks["database"] = {"status": "healthy"}
     except Exception as exc:  # any failure of the dependency is what this endpoint reports
         checks["database"] = {"status": "unhealthy", "error": type(exc).__name__}
+    client = getattr(request.app.state, "redis", None)
+    if client is not None:
+        try:
+            client.ping()
+            checks["redis"] = {"status": "healthy"}
+        except Exception as exc:  # as above: a failed PING is the answer, not an error
+            checks["redis"] = {"status": "unhealthy", "error": type(exc).__name__}
     healthy = all(c["status"] == "healthy" for c in checks.values())
     body = {
         "status": "healthy" if healthy else "unhealthy",
