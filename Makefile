@@ -42,10 +42,12 @@ format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 # Measures the product as users install it: a separate venv without the dev extras.
-bench: install
+# The Overview benchmark serves the API from that install on a real PostgreSQL (10M payments).
+bench: install pg-server
 	test -x .venv-bench/bin/python || python3 -m venv .venv-bench
 	.venv-bench/bin/python -m pip install -q .
 	$(PY) benchmarks/bench_engine.py --hisaab .venv-bench/bin/hisaab
+	HISAAB_PG_BIN=$(PG_BIN) $(PY) benchmarks/bench_overview.py --hisaab .venv-bench/bin/hisaab
 
 clean:
 	rm -rf $(DEMO) bench-data .venv-bench .pytest_cache .mypy_cache .ruff_cache

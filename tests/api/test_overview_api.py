@@ -90,7 +90,6 @@ def _exception(
 def chai(api: Api) -> Api:
     with api.app.state.sessions.begin() as session:
         session.add_all(_payment(*p) for p in PAYMENTS)
-        refresh_kpis(session, APRIL_1, APRIL_3)
         ops = session.scalars(select(User).where(User.role == "sp-ops")).one()
         job = ReconciliationJob(name="April", merchant_id=MERCHANT, created_by=ops.id)
         session.add(job)
@@ -104,6 +103,10 @@ def chai(api: Api) -> Api:
                 _exception(job.id, "UNMATCHED_BANK", 9_900, "open", dt.date(2026, 5, 1)),
             ]
         )
+        session.flush()
+        # Payments and exceptions are read from their daily aggregates: whoever writes them
+        # refreshes the dates written, in the same transaction.
+        refresh_kpis(session, APRIL_1, dt.date(2026, 5, 1))
     return api
 
 

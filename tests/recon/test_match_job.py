@@ -2,6 +2,15 @@
 
 Jobs are set up through the service (create, upload both sides, request matching) and run
 by calling the handler the way a worker does: `handler(session, payload)`, then commit.
+
+The Overview's feed is shown on a gateway export of 15-16 January 2024 against the bank's
+statement, in INR paise:
+
+    pay_1  ₹499.00    UPI         Chai Point (M0001234)  15 Jan  credited as bnk_1
+    pay_2  ₹1,200.00  CARD        Chai Point             15 Jan  credited as bnk_2
+    pay_3  ₹750.50    NETBANKING  Dosa Hut (M0009999)    16 Jan  no credit found
+    ref_1  ₹100.00    a refund (DR) of Chai Point        16 Jan  no debit found
+    bnk_9  ₹300.00    a bank credit no payment explains  16 Jan
 """
 
 from __future__ import annotations
@@ -22,19 +31,23 @@ from hisaab.auth import passwords
 from hisaab.auth.tokens import Claims
 from hisaab.auth.users import create_user
 from hisaab.config import Settings, get_settings
-from hisaab.errors import FormatError
+from hisaab.errors import FormatError, InputError
 from hisaab.ingest.normalize import normalize
 from hisaab.matching.engine import reconcile
 from hisaab.matching.rules import load_ruleset
+from hisaab.overview import service as overview
 from hisaab.queue import jobs as queue
+from hisaab.recon import exceptions as workflow
 from hisaab.recon import files, match_job
 from hisaab.recon import jobs as service
 from hisaab.sandbox.model import SimulationConfig
 from hisaab.sandbox.simulate import simulate
 from hisaab.storage.engine import make_engine
+from hisaab.storage.kpi_models import BankTransaction, KpiDaily, KpiExceptionsDaily, Transaction
 from hisaab.storage.migrate import upgrade
 from hisaab.storage.models import (
     AuditEntry,
+    Merchant,
     QueueJob,
     ReconciliationException,
     ReconciliationJob,
@@ -51,10 +64,12 @@ class Db:
     settings: Settings
     ops: Claims
 
-    def job(self, pg: Path, bank: Path) -> int:
+    def job(self, pg: Path, bank: Path, *, merchant_id: str | None = None) -> int:
         """A job with both files uploaded and matching requested, as the API would leave it."""
         with self.sessions.begin() as session:
-            job_id = service.create_job(session, self.ops, name="simulated day").job.id
+            job_id = service.create_job(
+                session, self.ops, name="simulated day", merchant_id=merchant_id
+            ).job.id
             for side, path in (("pg", pg), ("bank", bank)):
                 with path.open("rb") as stream:
                     service.store_upload(
@@ -110,10 +125,14 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def canonical(tmp_path: Path, name: str, rows: list[str]) -> Path:
+def canonical(
+    tmp_path: Path,
+    name: str,
+    rows: list[str],
+    header: str = "record_id,amount_minor,currency,direction,value_date,utr",
+) -> Path:
     path = tmp_path / name
-    header = "record_id,amount_minor,currency,direction,value_date,utr\n"
-    path.write_text(header + "".join(row + "\n" for row in rows), encoding="utf-8")
+    path.write_text(header + "\n" + "".join(row + "\n" for row in rows), encoding="utf-8")
     return path
 
 
@@ -345,3 +364,281 @@ class TestQueueContract:
         finally:
             get_settings.cache_clear()
         assert db.job_row(job_id).status == "completed"
+
+
+# --- the Overview's feed ---------------------------------------------------------------------
+
+JAN_15, JAN_16 = dt.date(2024, 1, 15), dt.date(2024, 1, 16)
+GATEWAY_HEADER = "record_id,amount_minor,currency,direction,value_date,utr,merchant_id,narration"
+GATEWAY = [
+    "pay_1,49900,INR,CR,2024-01-15,401512345671,M0001234,UPI captured",
+    "pay_2,120000,INR,CR,2024-01-15,401512345672,M0001234,CARD captured",
+    "pay_3,75050,INR,CR,2024-01-16,401599999999,M0009999,NETBANKING captured",
+    "ref_1,10000,INR,DR,2024-01-16,,M0001234,UPI refund",
+]
+STATEMENT = [
+    "bnk_1,49900,INR,CR,2024-01-15,401512345671",
+    "bnk_2,120000,INR,CR,2024-01-15,401512345672",
+    "bnk_9,30000,INR,CR,2024-01-16,409999999999",
+]
+
+
+def _payments(session: Session) -> list[tuple[Any, ...]]:
+    t = Transaction
+    rows = session.execute(
+        select(
+            t.record_id,
+            t.merchant_id,
+            t.method,
+            t.amount_minor,
+            t.business_date,
+            t.status,
+            t.reconciliation_status,
+            t.data_source,
+        ).order_by(t.source_line)
+    )
+    return [tuple(r) for r in rows]
+
+
+def _kpis(session: Session) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    k, e = KpiDaily, KpiExceptionsDaily
+    payments = session.execute(
+        select(
+            k.business_date,
+            k.status,
+            k.reconciliation_status,
+            k.currency,
+            k.transactions,
+            k.amount_minor,
+        ).order_by(k.business_date, k.status)
+    )
+    exceptions = session.execute(
+        select(
+            e.value_date, e.status, e.category, e.currency, e.exceptions, e.amount_minor
+        ).order_by(e.value_date, e.status, e.category)
+    )
+    return [tuple(r) for r in payments], [tuple(r) for r in exceptions]
+
+
+@pytest.fixture
+def january(tmp_path: Path) -> tuple[Path, Path]:
+    return (
+        canonical(tmp_path, "gateway.csv", GATEWAY, header=GATEWAY_HEADER),
+        canonical(tmp_path, "statement.csv", STATEMENT),
+    )
+
+
+class TestTheOverviewFeed:
+    def test_payments_become_transactions_matched_or_exceptions(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        job_id = db.job(*january)
+        db.run(job_id)
+        with db.sessions() as session:
+            assert _payments(session) == [
+                ("pay_1", "M0001234", "UPI", 49900, JAN_15, "credited", "matched", "canonical"),
+                ("pay_2", "M0001234", "CARD", 120000, JAN_15, "credited", "matched", "canonical"),
+                ("pay_3", "M0009999", "NETBANKING", 75050, JAN_16, "captured", "exception",
+                 "canonical"),
+            ]  # fmt: skip
+            ids = session.scalars(select(Transaction.id).order_by(Transaction.id)).all()
+            assert ids == [f"{job_id}:1", f"{job_id}:2", f"{job_id}:3"]
+            assert set(session.scalars(select(Transaction.job_id))) == {job_id}
+
+    def test_bank_lines_become_bank_transactions(self, db: Db, january: tuple[Path, Path]) -> None:
+        job_id = db.job(*january)
+        db.run(job_id)
+        b = BankTransaction
+        with db.sessions() as session:
+            rows = session.execute(
+                select(b.record_id, b.amount_minor, b.direction, b.value_date, b.utr,
+                       b.reconciliation_status, b.data_source, b.job_id).order_by(b.source_line)
+            ).all()  # fmt: skip
+        assert [tuple(r) for r in rows] == [
+            ("bnk_1", 49900, "CR", JAN_15, "401512345671", "matched", "canonical", job_id),
+            ("bnk_2", 120000, "CR", JAN_15, "401512345672", "matched", "canonical", job_id),
+            ("bnk_9", 30000, "CR", JAN_16, "409999999999", "exception", "canonical", job_id),
+        ]
+
+    def test_the_kpis_of_the_jobs_dates_are_refreshed(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        db.run(db.job(*january))
+        with db.sessions() as session:
+            payments, exceptions = _kpis(session)
+            answer = overview.overview(session, overview.DateRange(JAN_15, JAN_16))
+        assert payments == [
+            (JAN_15, "credited", "matched", "INR", 2, 169_900),
+            (JAN_16, "captured", "exception", "INR", 1, 75_050),
+        ]
+        # The refund is no payment, but its missing debit is an exception like any other.
+        assert exceptions == [
+            (JAN_16, "open", "UNMATCHED_BANK", "INR", 1, 30_000),
+            (JAN_16, "open", "UNMATCHED_PG", "INR", 2, 85_050),
+        ]
+        assert [(c.transactions, c.amount_minor) for c in answer.captured] == [(3, 244_950)]
+        assert [(c.transactions, c.amount_minor) for c in answer.matched] == [(2, 169_900)]
+        assert (answer.exceptions.open, answer.exceptions.resolved) == (3, 0)
+
+    def test_merchants_named_by_the_records_are_created(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        db.run(db.job(*january))
+        with db.sessions() as session:
+            merchants = session.execute(select(Merchant.id, Merchant.name)).all()
+        assert sorted(tuple(m) for m in merchants) == [
+            ("M0001234", "M0001234"),
+            ("M0009999", "M0009999"),
+        ]
+
+    def test_a_merchants_own_job_counts_for_that_merchant(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        with db.sessions.begin() as session:
+            session.add(Merchant(id="M0005555", name="Idli Corner"))
+        db.run(db.job(*january, merchant_id="M0005555"))
+        with db.sessions() as session:
+            assert set(session.scalars(select(Transaction.merchant_id))) == {"M0005555"}
+
+    def test_records_without_a_merchant_or_method_are_kept(self, db: Db, tmp_path: Path) -> None:
+        pg = canonical(tmp_path, "pg.csv", ["pay_1,49900,INR,CR,2024-01-15,401512345671"])
+        bank = canonical(tmp_path, "bank.csv", ["bnk_1,49900,INR,CR,2024-01-15,401512345671"])
+        db.run(db.job(pg, bank))
+        with db.sessions() as session:
+            row = session.scalars(select(Transaction)).one()
+        assert (row.merchant_id, row.method, row.utr) == ("UNKNOWN", "OTHER", "401512345671")
+
+    def test_running_the_job_again_does_not_count_twice(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        job_id = db.job(*january)
+        db.run(job_id)
+        with db.sessions() as session:
+            first = (_payments(session), _kpis(session))
+        db.run(job_id)
+        with db.sessions() as session:
+            assert (_payments(session), _kpis(session)) == first
+            assert session.scalar(select(func.count()).select_from(BankTransaction)) == 3
+
+    def test_a_retry_after_a_crash_counts_once(
+        self, db: Db, january: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        job_id = db.job(*january)
+        real_record = match_job.audit.record
+
+        def crash(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("worker lost its database connection")
+
+        monkeypatch.setattr(match_job.audit, "record", crash)
+        with pytest.raises(RuntimeError, match="lost"):
+            db.run(job_id)
+        with db.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Transaction)) == 0
+        monkeypatch.setattr(match_job.audit, "record", real_record)
+        db.run(job_id)
+        with db.sessions() as session:
+            payments, _exceptions = _kpis(session)
+            assert session.scalar(select(func.count()).select_from(Transaction)) == 3
+        assert sum(row[4] for row in payments) == 3
+
+    def test_dates_a_rerun_no_longer_has_are_emptied(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        job_id = db.job(*january)
+        db.run(job_id)
+        # The gateway corrects its export: every payment was of 17 January.
+        [stored] = (Path(db.settings.data_dir) / "jobs" / str(job_id)).glob("pg-*")
+        stored.write_text(
+            stored.read_text(encoding="utf-8").replace("2024-01-15", "2024-01-17"),
+            encoding="utf-8",
+        )
+        stored.write_text(
+            stored.read_text(encoding="utf-8").replace("2024-01-16", "2024-01-17"),
+            encoding="utf-8",
+        )
+        db.run(job_id)
+        with db.sessions() as session:
+            payments, _exceptions = _kpis(session)
+        assert {row[0] for row in payments} == {dt.date(2024, 1, 17)}
+        assert sum(row[4] for row in payments) == 3
+
+    def test_a_merchant_id_too_long_for_the_ledger_fails_the_job_cleanly(
+        self, db: Db, tmp_path: Path
+    ) -> None:
+        pg = canonical(
+            tmp_path,
+            "pg.csv",
+            ["pay_1,49900,INR,CR,2024-01-15,401512345671," + "M" * 33 + ",UPI"],
+            header=GATEWAY_HEADER,
+        )
+        bank = canonical(tmp_path, "bank.csv", ["bnk_1,49900,INR,CR,2024-01-15,401512345671"])
+        job_id = db.job(pg, bank)
+        with db.sessions() as session, pytest.raises(InputError, match="merchant_id") as raised:
+            match_job.run_match(session, job_id, settings=db.settings)
+        assert (raised.value.line, raised.value.column) == (2, "merchant_id")
+        job = db.job_row(job_id)
+        assert job.status == "failed" and "longer than 32" in (job.error or "")
+        with db.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ReconMatch)) == 0
+            assert session.scalar(select(func.count()).select_from(Transaction)) == 0
+
+
+class TestExceptionsResolvedLater:
+    """A payment the engine left as an exception follows its exception's manual match."""
+
+    def _pay_3(self, db: Db, january: tuple[Path, Path]) -> int:
+        db.run(db.job(*january))
+        with db.sessions() as session:
+            return session.scalars(
+                select(ReconciliationException.id).where(
+                    ReconciliationException.record_id == "pay_3"
+                )
+            ).one()
+
+    def _resolve(self, db: Db, exception_id: int, threshold: int = 1_000_000) -> None:
+        with db.sessions.begin() as session:
+            workflow.resolve(
+                session,
+                exception_id,
+                actor_id=db.ops.user_id,
+                resolution="manual_match",
+                reason="credited with the wrong UTR; the bank confirmed",
+                record_ids=["bnk_9"],
+                approval_threshold_minor=threshold,
+            )
+
+    def test_a_manual_match_makes_the_payment_matched_and_credited(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        self._resolve(db, self._pay_3(db, january))
+        with db.sessions() as session:
+            pay_3 = session.scalars(select(Transaction).where(Transaction.record_id == "pay_3"))
+            assert [(p.status, p.reconciliation_status) for p in pay_3] == [("credited", "matched")]
+            payments, exceptions = _kpis(session)
+        assert (JAN_16, "credited", "matched", "INR", 1, 75_050) in payments
+        assert (JAN_16, "resolved", "UNMATCHED_PG", "INR", 1, 75_050) in exceptions
+        assert (JAN_16, "open", "UNMATCHED_PG", "INR", 1, 10_000) in exceptions
+
+    def test_reopening_makes_it_an_exception_again(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        exception_id = self._pay_3(db, january)
+        with db.sessions() as session:
+            before = _kpis(session)
+        self._resolve(db, exception_id)
+        with db.sessions.begin() as session:
+            workflow.reopen(
+                session, exception_id, actor_id=db.ops.user_id, reason="the bank withdrew it"
+            )
+        with db.sessions() as session:
+            assert _kpis(session) == before
+
+    def test_a_resolution_waiting_for_approval_changes_nothing_yet(
+        self, db: Db, january: tuple[Path, Path]
+    ) -> None:
+        exception_id = self._pay_3(db, january)
+        self._resolve(db, exception_id, threshold=0)
+        with db.sessions() as session:
+            payments, exceptions = _kpis(session)
+        assert (JAN_16, "captured", "exception", "INR", 1, 75_050) in payments
+        assert (JAN_16, "pending_approval", "UNMATCHED_PG", "INR", 1, 75_050) in exceptions

@@ -1,5 +1,6 @@
-"""Every query the Overview runs: sums over `kpi_daily`, exceptions by status and category,
-and the connectors. Nothing here reads `transactions`."""
+"""Every query the Overview runs: sums over `kpi_daily` and `kpi_exceptions_daily`, and the
+connectors. Nothing here reads `transactions` or `reconciliation_exceptions`: every query reads
+at most days x (a few hundred key combinations) rows, however many payments there are."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hisaab.storage.kpi_models import BankConnector, KpiDaily
-from hisaab.storage.models import ReconciliationException
+from hisaab.storage.kpi_models import BankConnector, KpiDaily, KpiExceptionsDaily
 
 KPI_KEYS = ("status", "reconciliation_status", "data_source", "currency")
 
@@ -45,10 +45,12 @@ def kpi_sums(
 def exception_counts_by_status(
     session: Session, from_date: dt.date, to_date: dt.date
 ) -> dict[str, int]:
+    """Exceptions by workflow status, over value dates from_date..to_date."""
+    k = KpiExceptionsDaily
     rows = session.execute(
-        select(ReconciliationException.status, func.count())
-        .where(ReconciliationException.value_date.between(from_date, to_date))
-        .group_by(ReconciliationException.status)
+        select(k.status, func.sum(k.exceptions))
+        .where(k.value_date.between(from_date, to_date))
+        .group_by(k.status)
     )
     return {str(status): int(count) for status, count in rows}
 
@@ -57,11 +59,11 @@ def unresolved_exceptions_by_category(
     session: Session, from_date: dt.date, to_date: dt.date
 ) -> list[tuple[str, str, int, int]]:
     """(category, currency, count, amount_minor) of exceptions not yet resolved."""
-    e = ReconciliationException
+    k = KpiExceptionsDaily
     rows = session.execute(
-        select(e.category, e.currency, func.count(), func.sum(e.amount_minor))
-        .where(e.value_date.between(from_date, to_date), e.status != "resolved")
-        .group_by(e.category, e.currency)
+        select(k.category, k.currency, func.sum(k.exceptions), func.sum(k.amount_minor))
+        .where(k.value_date.between(from_date, to_date), k.status != "resolved")
+        .group_by(k.category, k.currency)
     )
     return [(str(c), str(cur), int(n), int(amount)) for c, cur, n, amount in rows]
 

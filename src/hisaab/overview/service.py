@@ -1,4 +1,5 @@
-"""The five Overview answers, computed from `kpi_daily`, exceptions and connectors.
+"""The five Overview answers, computed from the pre-aggregates (`kpi_daily` for payments,
+`kpi_exceptions_daily` for exceptions) and the connectors.
 
 Every answer covers business dates `from_date`..`to_date` inclusive (default: the 30 days up
 to today, UTC), at most MAX_RANGE_DAYS long. Amounts are exact minor units per currency, never

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from hisaab.audit.log import record
 from hisaab.auth.roles import EXCEPTIONS_RESOLVE, permissions_of
 from hisaab.errors import Conflict, Forbidden, InputError, NotFound
+from hisaab.recon import feed
 from hisaab.storage.models import (
     RESOLUTIONS,
     ExceptionAction,
@@ -342,6 +343,7 @@ def _change(session: Session, exc: ReconciliationException, **values: Any) -> No
     if result.rowcount != 1:
         raise Conflict(f"exception {exc.id} was changed by someone else meanwhile; reload it")
     session.refresh(exc)
+    feed.exception_changed(session, exc)  # its payment and the Overview's figures follow
 
 
 def _logged(

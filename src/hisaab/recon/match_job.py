@@ -6,9 +6,11 @@
 Two transactions are involved, on purpose:
 
 * the handler's own `session` (the worker's, per the contract in hisaab.queue.jobs) writes
-  the results: previous results deleted, matches and exceptions bulk-loaded, the summary and
-  `completed` stored, the audit entry added. It commits once, with the queue row's `done`,
-  so a job's results are always those of one whole run.
+  the results: previous results deleted, matches and exceptions bulk-loaded, the records fed
+  to the Overview as payments and bank lines with its KPIs refreshed (hisaab.recon.feed), the
+  summary and `completed` stored, the audit entry added. It commits once, with the queue
+  row's `done`, so a job's results are always those of one whole run, and a retry replaces
+  them.
 * a short transaction of its own, on the same engine, commits status and progress as the run
   goes (and `failed` with the error when it raises), so readers see them at once. It runs
   only while the handler's session has written nothing, so on SQLite it never waits for the
@@ -25,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +42,8 @@ from hisaab.errors import HisaabError, InputError
 from hisaab.matching.engine import RunInfo, reconcile
 from hisaab.matching.rules import RuleSet, load_ruleset
 from hisaab.queue.jobs import handler
+from hisaab.recon import feed, repository
 from hisaab.recon import files as stored_files
-from hisaab.recon import repository
 from hisaab.recon.repository import MATCH_KIND
 from hisaab.storage.models import ReconJobFile, utcnow
 
@@ -69,11 +72,21 @@ def run_match(
     progress.set(status="running", progress=1, started_at=utcnow(), finished_at=None, error=None)
     try:
         files = {row.side: row for row in repository.files_of(session, [job_id])}
-        matches, exceptions, summary = _reconcile(files, settings, ruleset, progress)
-        _store(session, job_id, matches, exceptions, summary, settings)
+        run = _reconcile(files, settings, ruleset, progress)
+        _store(session, job_id, job.merchant_id, run, settings)
     except Exception as exc:
         progress.set(status="failed", error=_describe(exc), finished_at=utcnow())
         raise
+
+
+@dataclass
+class _Run:
+    """What one run found, and the records it found it in (for the Overview's feed)."""
+
+    matches: pa.Table
+    exceptions: pa.Table
+    summary: dict[str, Any]
+    records: dict[str, feed.SideRecords]
 
 
 def _reconcile(
@@ -81,7 +94,7 @@ def _reconcile(
     settings: Settings,
     ruleset: RuleSet | None,
     progress: _Progress,
-) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+) -> _Run:
     for side in ("pg", "bank"):
         if side not in files:
             raise InputError(f"the job has no {side} file", expected="both sides uploaded")
@@ -114,31 +127,41 @@ def _reconcile(
         progress.set(progress=_READ_BANK + span * done // max(total, 1))
 
     result = reconcile(sides["pg"].table, sides["bank"].table, rules, info=info, progress=report)
-    sides.clear()  # the engine has let go of the inputs; so do we
+    # The engine has let go of the inputs; so do we, but for the columns the feed stores.
+    records = {side: feed.SideRecords.of(nf.table, nf.template) for side, nf in sides.items()}
+    sides.clear()
     try:
-        return result.matches(), result.exceptions(), result.summary()
+        return _Run(result.matches(), result.exceptions(), result.summary(), records)
     finally:
         result.close()
 
 
 def _store(
-    session: Session,
-    job_id: int,
-    matches: pa.Table,
-    exceptions: pa.Table,
-    summary: dict[str, Any],
-    settings: Settings,
+    session: Session, job_id: int, merchant_id: str | None, run: _Run, settings: Settings
 ) -> None:
+    # Checked before the first write: a failure here leaves the progress transaction free
+    # to record it (on SQLite a write would hold the database lock until the rollback).
+    rows = feed.prepare(
+        job_id,
+        merchant_id=merchant_id,
+        pg=run.records["pg"],
+        bank=run.records["bank"],
+        exceptions=run.exceptions,
+    )
     now = utcnow()
+    previous = feed.dates_of(session, job_id)
     repository.delete_results(session, job_id)
-    n_matches = repository.load_matches(session, job_id, matches)
+    n_matches = repository.load_matches(session, job_id, run.matches)
     n_exceptions = repository.load_exceptions(
         session,
         job_id,
-        exceptions,
+        run.exceptions,
         created_at=now,
         sla_due_at=now + dt.timedelta(hours=settings.exception_sla_hours),
     )
+    # Before the audit entry: the KPI refresh's lock comes first in every transaction.
+    fed = feed.store(session, rows, previous=previous)
+    summary = run.summary
     version = str(summary["ruleset"]["version"])
     repository.set_job(
         session,
@@ -156,7 +179,13 @@ def _store(
         action="match_completed",
         entity="reconciliation_job",
         entity_id=job_id,
-        details={"matches": n_matches, "exceptions": n_exceptions, "ruleset_version": version},
+        details={
+            "matches": n_matches,
+            "exceptions": n_exceptions,
+            "ruleset_version": version,
+            "payments": fed.payments,
+            "bank_lines": fed.bank_lines,
+        },
     )
 
 

@@ -1,9 +1,16 @@
-"""The tables the Overview reads: transactions, settlements, bank connectors and `kpi_daily`.
+"""The tables the Overview reads, and what feeds them.
 
-`transactions` is the payment gateway's record of every payment and where it stands in the
-settlement pipeline; `kpi_daily` is its pre-aggregate (one row per business date, merchant,
-source, pipeline status, reconciliation status and currency), rebuilt for a date range by
-`hisaab.overview.refresh.refresh_kpis`, so the Overview never scans `transactions`.
+`transactions` is every payment (the gateway's record, or a PG record of a completed
+reconciliation job) and where it stands in the settlement pipeline and in matching;
+`bank_transactions` the bank lines of completed jobs. The Overview never scans either: it reads
+two pre-aggregates whose size does not grow with the number of payments,
+
+    kpi_daily             one row per business date, data source, pipeline status,
+                          reconciliation status and currency: payments and their amount
+    kpi_exceptions_daily  one row per value date, exception status, category and currency:
+                          exceptions and their amount
+
+both rebuilt for given dates by `hisaab.overview.refresh`.
 """
 
 from __future__ import annotations
@@ -23,11 +30,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hisaab.storage.models import Base, UTCDateTime, _one_of, utcnow
+from hisaab.storage.models import (
+    EXCEPTION_CATEGORIES,
+    EXCEPTION_STATUSES,
+    Base,
+    ReconciliationException,
+    UTCDateTime,
+    _one_of,
+    utcnow,
+)
 
 PIPELINE_STATUSES = ("captured", "in_settlement", "sent_to_bank", "credited")
 RECONCILIATION_STATUSES = ("matched", "unmatched", "exception", "pending")
-PAYMENT_METHODS = ("UPI", "CARD", "NETBANKING", "WALLET")
+# OTHER: a payment whose record does not say its method (a statement line, an M-Pesa receipt).
+PAYMENT_METHODS = ("UPI", "CARD", "NETBANKING", "WALLET", "OTHER")
 SETTLEMENT_STATUSES = ("pending", "sent_to_bank", "credited", "failed")
 CONNECTOR_KINDS = ("sftp", "api", "upload", "webhook")
 CONNECTOR_STATUSES = ("active", "paused", "disabled")
@@ -57,7 +73,8 @@ class Transaction(Base):
     """One payment as the gateway captured it, and where it is in settlement and matching.
 
     `business_date` is the date the payment counts for (the gateway's cut-off, not always the
-    UTC date of `created_at`); it is the key of the daily pre-aggregate.
+    UTC date of `created_at`); it is the key of the daily pre-aggregate. A payment that came
+    from a reconciliation job keeps the job, and its record's id and line in the PG file.
     """
 
     __tablename__ = "transactions"
@@ -71,6 +88,7 @@ class Transaction(Base):
         ),
         Index(None, "business_date"),
         Index(None, "utr"),
+        Index(None, "job_id", "source_line"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -88,6 +106,39 @@ class Transaction(Base):
     job_id: Mapped[int | None] = mapped_column(
         ForeignKey("reconciliation_jobs.id", ondelete="SET NULL"), default=None
     )
+    record_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    source_line: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class BankTransaction(Base):
+    """One line of a bank statement reconciled by a job, and whether it was matched."""
+
+    __tablename__ = "bank_transactions"
+    __table_args__ = (
+        CheckConstraint("amount_minor >= 0", name="amount"),
+        CheckConstraint("direction IN ('CR', 'DR')", name="direction"),
+        CheckConstraint(
+            _one_of("reconciliation_status", RECONCILIATION_STATUSES),
+            name="reconciliation_status",
+        ),
+        Index(None, "job_id", "source_line"),
+        Index(None, "value_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reconciliation_jobs.id", ondelete="SET NULL"), default=None
+    )
+    record_id: Mapped[str] = mapped_column(String(200))
+    source_line: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    direction: Mapped[str] = mapped_column(String(2))
+    value_date: Mapped[dt.date] = mapped_column(Date)
+    utr: Mapped[str | None] = mapped_column(String(64), default=None)
+    data_source: Mapped[str] = mapped_column(String(32))
+    reconciliation_status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class BankConnector(Base):
@@ -110,13 +161,16 @@ class BankConnector(Base):
 
 
 class KpiDaily(Base):
-    """The daily pre-aggregate of `transactions`; never written except by `refresh_kpis`."""
+    """Payments per business date, source, pipeline and reconciliation status and currency.
+
+    At most days x sources x 4 x 4 x currencies rows, however many payments there are; never
+    written except by `hisaab.overview.refresh`.
+    """
 
     __tablename__ = "kpi_daily"
     __table_args__ = (
         UniqueConstraint(
             "business_date",
-            "merchant_id",
             "data_source",
             "status",
             "reconciliation_status",
@@ -128,7 +182,6 @@ class KpiDaily(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     business_date: Mapped[dt.date] = mapped_column(Date)
-    merchant_id: Mapped[str] = mapped_column(String(32))
     data_source: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     reconciliation_status: Mapped[str] = mapped_column(String(16))
@@ -136,3 +189,33 @@ class KpiDaily(Base):
     transactions: Mapped[int] = mapped_column(BigInteger)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KpiExceptionsDaily(Base):
+    """Reconciliation exceptions per value date, workflow status, category and currency.
+
+    At most days x 4 x 8 x currencies rows; never written except by `hisaab.overview.refresh`.
+    """
+
+    __tablename__ = "kpi_exceptions_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "value_date", "status", "category", "currency", name="uq_kpi_exceptions_daily_key"
+        ),
+        CheckConstraint(_one_of("status", EXCEPTION_STATUSES), name="status"),
+        CheckConstraint(_one_of("category", EXCEPTION_CATEGORIES), name="category"),
+        CheckConstraint("exceptions >= 0 AND amount_minor >= 0", name="totals"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    value_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3))
+    exceptions: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Rebuilding a day of `kpi_exceptions_daily` reads that day's exceptions, not all of them.
+Index("ix_reconciliation_exceptions_value_date", ReconciliationException.value_date)
