@@ -17,7 +17,7 @@ Times are the worker's clock in UTC, so the hosts of a deployment need synchroni
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
@@ -50,27 +50,81 @@ def claim(
     visibility_timeout: dt.timedelta = DEFAULT_VISIBILITY_TIMEOUT,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: dt.datetime | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> ClaimedJob | None:
     """Take the next due job for `worker_id` and commit the claim; None when nothing is due.
 
     An abandoned job that has already used `max_attempts` is failed instead of claimed again,
-    so a job that kills every worker that runs it stops coming back.
+    so a job that kills every worker that runs it stops coming back. `kinds` limits the claim
+    to jobs of those kinds.
     """
+    jobs = claim_many(
+        session_factory,
+        worker_id,
+        limit=1,
+        visibility_timeout=visibility_timeout,
+        max_attempts=max_attempts,
+        now=now,
+        kinds=kinds,
+    )
+    return jobs[0] if jobs else None
+
+
+def claim_many(
+    session_factory: SessionFactory,
+    worker_id: str,
+    *,
+    limit: int,
+    visibility_timeout: dt.timedelta = DEFAULT_VISIBILITY_TIMEOUT,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: dt.datetime | None = None,
+    kinds: Sequence[str] | None = None,
+) -> list[ClaimedJob]:
+    """Take up to `limit` due jobs, oldest first, in one committed claim (see `claim`)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
     at = now or utcnow()
     stale_before = at - visibility_timeout
+    due = or_(
+        and_(QueueJob.status == "queued", QueueJob.run_after <= at),
+        and_(
+            QueueJob.status == "running",
+            QueueJob.locked_at < stale_before,
+            QueueJob.attempts < max_attempts,
+        ),
+    )
+    if kinds is not None:
+        due = and_(QueueJob.kind.in_(list(kinds)), due)
     with session_factory() as session, session.begin():
         _fail_exhausted(session, stale_before, max_attempts)
-        due = or_(
-            and_(QueueJob.status == "queued", QueueJob.run_after <= at),
-            and_(
-                QueueJob.status == "running",
-                QueueJob.locked_at < stale_before,
-                QueueJob.attempts < max_attempts,
-            ),
-        )
+        pick = select(QueueJob.id).where(due).order_by(QueueJob.run_after, QueueJob.id)
         if session.get_bind().dialect.name == "postgresql":
-            return _claim_postgresql(session, due, worker_id, at)
-        return _claim_sqlite(session, due, worker_id, at)
+            ids = list(session.scalars(pick.limit(limit).with_for_update(skip_locked=True)).all())
+            if not ids:
+                return []
+            chosen: ColumnElement[bool] = QueueJob.id.in_(ids)
+        else:
+            # One UPDATE ... WHERE id IN (SELECT ...) statement: SQLite's single writer makes it
+            # atomic, so no two workers can pick the same rows.
+            chosen = QueueJob.id.in_(pick.limit(limit).scalar_subquery())
+        statement = (
+            update(QueueJob)
+            .where(chosen)
+            .values(_claim_values(worker_id, at))
+            .returning(QueueJob.id, QueueJob.kind, QueueJob.payload, QueueJob.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        rows = sorted(session.execute(statement).all(), key=lambda r: r.id)
+    return [ClaimedJob(r.id, r.kind, r.payload, r.attempts, worker_id, at) for r in rows]
+
+
+def anything_due(session_factory: SessionFactory, *, kinds: Sequence[str] | None = None) -> bool:
+    """A cheap read-only look for queued due work, so idle pollers don't take write locks."""
+    query = select(QueueJob.id).where(QueueJob.status == "queued", QueueJob.run_after <= utcnow())
+    if kinds is not None:
+        query = query.where(QueueJob.kind.in_(list(kinds)))
+    with session_factory() as session:
+        return session.scalar(query.limit(1)) is not None
 
 
 def _claim_values(worker_id: str, at: dt.datetime) -> dict[str, object]:
@@ -83,52 +137,6 @@ def _claim_values(worker_id: str, at: dt.datetime) -> dict[str, object]:
         # SET sees the row as it was: a job taken back from a lost worker says whose it was.
         "last_error": case((QueueJob.status == "running", abandoned), else_=QueueJob.last_error),
     }
-
-
-def _claim_postgresql(
-    session: Session, due: ColumnElement[bool], worker_id: str, at: dt.datetime
-) -> ClaimedJob | None:
-    job_id = session.scalar(
-        select(QueueJob.id)
-        .where(due)
-        .order_by(QueueJob.run_after, QueueJob.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    if job_id is None:
-        return None
-    statement = (
-        update(QueueJob)
-        .where(QueueJob.id == job_id)
-        .values(_claim_values(worker_id, at))
-        .returning(QueueJob.id, QueueJob.kind, QueueJob.payload, QueueJob.attempts)
-        .execution_options(synchronize_session=False)
-    )
-    row = session.execute(statement).one()
-    return ClaimedJob(row.id, row.kind, row.payload, row.attempts, worker_id, at)
-
-
-def _claim_sqlite(
-    session: Session, due: ColumnElement[bool], worker_id: str, at: dt.datetime
-) -> ClaimedJob | None:
-    next_id = (
-        select(QueueJob.id)
-        .where(due)
-        .order_by(QueueJob.run_after, QueueJob.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    statement = (
-        update(QueueJob)
-        .where(QueueJob.id == next_id)
-        .values(_claim_values(worker_id, at))
-        .returning(QueueJob.id, QueueJob.kind, QueueJob.payload, QueueJob.attempts)
-        .execution_options(synchronize_session=False)
-    )
-    row = session.execute(statement).one_or_none()
-    if row is None:
-        return None
-    return ClaimedJob(row.id, row.kind, row.payload, row.attempts, worker_id, at)
 
 
 def _fail_exhausted(session: Session, stale_before: dt.datetime, max_attempts: int) -> None:

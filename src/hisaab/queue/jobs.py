@@ -13,16 +13,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from hisaab.storage.models import QueueJob, utcnow
 
 Handler = Callable[[Session, dict[str, Any]], None]
+BatchHandler = Callable[[Session, list[dict[str, Any]]], None]
 HANDLERS: dict[str, Handler] = {}
+# Kinds whose jobs may run many to a transaction (small, frequent jobs such as reconciling one
+# payment session): the worker claims them in batches and falls back to one at a time if a
+# batch fails, so one bad job never holds back the others.
+BATCH_HANDLERS: dict[str, BatchHandler] = {}
 # Modules that register handlers when imported; a worker imports them all before it starts.
-HANDLER_MODULES = ("hisaab.recon.match_job",)
+HANDLER_MODULES = ("hisaab.recon.match_job", "hisaab.realtime.jobs")
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -35,19 +42,46 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def batch_handler(kind: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register the function that runs a list of jobs of `kind` in one transaction."""
+
+    def register(fn: BatchHandler) -> BatchHandler:
+        BATCH_HANDLERS[kind] = fn
+        HANDLERS[kind] = lambda session, payload: fn(session, [payload])
+        return fn
+
+    return register
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    id: int
+    kind: str
+    run_after: dt.datetime
+
+
 def enqueue(
     session: Session,
     kind: str,
     payload: Mapping[str, Any],
     *,
     run_after: dt.datetime | None = None,
-) -> QueueJob:
-    """Add a job in the caller's transaction; it becomes visible to workers when that commits."""
-    job = QueueJob(
-        kind=kind,
-        payload=json.dumps(dict(payload), sort_keys=True, default=str),
-        run_after=run_after or utcnow(),
-    )
-    session.add(job)
-    session.flush()
-    return job
+) -> Enqueued:
+    """Add a job in the caller's transaction; it becomes visible to workers when that commits.
+
+    One INSERT statement (no ORM unit of work): real-time intake enqueues once per callback.
+    """
+    at = run_after or utcnow()
+    job_id = session.execute(
+        insert(QueueJob)
+        .values(
+            kind=kind,
+            payload=json.dumps(dict(payload), sort_keys=True, default=str),
+            status="queued",
+            attempts=0,
+            run_after=at,
+            created_at=utcnow(),
+        )
+        .returning(QueueJob.id)
+    ).scalar_one()
+    return Enqueued(int(job_id), kind, at)

@@ -25,8 +25,9 @@ import secrets
 import signal
 import socket
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from types import FrameType
@@ -40,9 +41,11 @@ from hisaab.queue.claim import (
     DEFAULT_VISIBILITY_TIMEOUT,
     ClaimedJob,
     SessionFactory,
+    anything_due,
     claim,
+    claim_many,
 )
-from hisaab.queue.jobs import HANDLER_MODULES, HANDLERS, Handler
+from hisaab.queue.jobs import BATCH_HANDLERS, HANDLER_MODULES, HANDLERS, BatchHandler, Handler
 from hisaab.queue.retry import RetryPolicy
 from hisaab.storage.models import QueueJob, utcnow
 
@@ -132,6 +135,75 @@ def run_one(
         return _record_failure(session_factory, job, exc, policy, rand)
     logger.info("job %d (%s) done on attempt %d", job.id, job.kind, job.attempts)
     return Outcome.DONE
+
+
+def run_batch(
+    session_factory: SessionFactory,
+    jobs: Sequence[ClaimedJob],
+    run: BatchHandler,
+    *,
+    policy: RetryPolicy | None = None,
+    rand: Callable[[], float] = random.random,
+) -> list[Outcome]:
+    """Run claimed jobs of one kind in one transaction that also marks them all done.
+
+    If the batch fails, each job is run again on its own (`run_one`), so a job that fails
+    alone is retried alone and the others complete. If any job of the batch was taken over by
+    another worker, nothing of the batch is kept (the others come back after their timeout).
+    """
+    policy = policy or RetryPolicy()
+    outcomes: list[Outcome] = []
+    ready: list[tuple[ClaimedJob, dict[str, Any]]] = []
+    for job in jobs:
+        try:
+            ready.append((job, _parse_payload(job.payload)))
+        except ValueError as exc:
+            outcomes.append(_give_up(session_factory, job, f"unreadable payload: {exc}"))
+    if not ready:
+        return outcomes
+    try:
+        with session_factory() as session, session.begin():
+            with _commits_refused(session):
+                run(session, [payload for _, payload in ready])
+            if _release_many(session, [job for job, _ in ready]) != len(ready):
+                raise _LeaseLost
+    except _LeaseLost:
+        logger.warning("a batch of %d jobs was partly taken over; rolled back", len(ready))
+        return outcomes + [Outcome.LOST] * len(ready)
+    except Exception as exc:
+        logger.warning(
+            "a batch of %d %s jobs failed (%s: %s); running them one by one",
+            len(ready),
+            ready[0][0].kind,
+            type(exc).__name__,
+            exc,
+        )
+        single = {job.kind: _single(run) for job, _ in ready}
+        for job, _ in ready:
+            outcomes.append(
+                run_one(session_factory, job, handlers=single, policy=policy, rand=rand)
+            )
+        return outcomes
+    return outcomes + [Outcome.DONE] * len(ready)
+
+
+def _single(run: BatchHandler) -> Handler:
+    return lambda session, payload: run(session, [payload])
+
+
+def _release_many(session: Session, jobs: Sequence[ClaimedJob]) -> int:
+    released = session.execute(
+        update(QueueJob)
+        .where(
+            QueueJob.id.in_([job.id for job in jobs]),
+            QueueJob.locked_by == jobs[0].worker_id,
+            QueueJob.status == "running",
+        )
+        .values(status="done")
+        .returning(QueueJob.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return len(released)
 
 
 def _parse_payload(text: str) -> dict[str, Any]:
@@ -256,6 +328,10 @@ class Worker:
         visibility_timeout: dt.timedelta = DEFAULT_VISIBILITY_TIMEOUT,
         policy: RetryPolicy | None = None,
         handlers: Mapping[str, Handler] | None = None,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
+        kinds: Sequence[str] | None = None,
+        batch_size: int = 200,
+        idle_poll_seconds: float = 0.02,
     ) -> None:
         if poll_seconds <= 0:
             raise ValueError("poll_seconds must be positive")
@@ -267,8 +343,20 @@ class Worker:
         self.visibility_timeout = visibility_timeout
         self.policy = policy or RetryPolicy()
         self.handlers = handlers
+        # Tests that pass their own handlers get no batch handlers unless they ask for them.
+        if batch_handlers is None:
+            batch_handlers = BATCH_HANDLERS if handlers is None else {}
+        self.batch_handlers = batch_handlers
+        self.kinds = None if kinds is None else tuple(kinds)
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.batch_size = batch_size
+        if idle_poll_seconds <= 0:
+            raise ValueError("idle_poll_seconds must be positive")
+        self.idle_poll_seconds = idle_poll_seconds
         self.outcomes: Counter[Outcome] = Counter()
         self._stopping = threading.Event()
+        self._wake = threading.Event()
 
     def run(self, *, once: bool = False) -> Counter[Outcome]:
         """Work until `stop()` (or a signal, see `handle_signals`); `once`: until nothing is due.
@@ -285,34 +373,87 @@ class Worker:
             self.visibility_timeout.total_seconds(),
             self.policy.max_attempts,
         )
+        last_full_claim = 0.0
         while not self._stopping.is_set():
             try:
-                job = claim(
-                    self.session_factory,
-                    self.worker_id,
-                    visibility_timeout=self.visibility_timeout,
-                    max_attempts=self.policy.max_attempts,
-                )
-                if job is None:
-                    if once:
-                        break
-                    self._stopping.wait(self.poll_seconds)
+                # While idle, look for work with a read (no write lock) and claim for real
+                # only when something is queued, or once per poll interval for abandoned jobs.
+                if time.monotonic() - last_full_claim < self.poll_seconds and not anything_due(
+                    self.session_factory, kinds=self.kinds
+                ):
+                    self._idle_wait()
                     continue
-                outcome = run_one(self.session_factory, job, handlers=handlers, policy=self.policy)
+                last_full_claim = time.monotonic()
+                ran = self._step(handlers)
             except SQLAlchemyError as exc:
                 if once:
                     raise
                 logger.warning("database error, trying again in %.2f s: %s", self.poll_seconds, exc)
                 self._stopping.wait(self.poll_seconds)
                 continue
-            self.outcomes[outcome] += 1
+            if ran:
+                last_full_claim = 0.0  # busy: keep claiming without the read-only look
+                continue
+            if once:
+                break
+            self._idle_wait()
         summary = ", ".join(f"{count} {o.value}" for o, count in sorted(self.outcomes.items()))
         logger.info("worker %s stopped (%s)", self.worker_id, summary or "no jobs run")
         return self.outcomes
 
+    def _step(self, handlers: Mapping[str, Handler]) -> bool:
+        """Claim and run a batch, else one job; False when nothing was due."""
+        batch_kinds = [k for k in self.batch_handlers if self.kinds is None or k in self.kinds]
+        if batch_kinds:
+            jobs = claim_many(
+                self.session_factory,
+                self.worker_id,
+                limit=self.batch_size,
+                kinds=batch_kinds,
+                visibility_timeout=self.visibility_timeout,
+                max_attempts=self.policy.max_attempts,
+            )
+            if jobs:
+                by_kind: dict[str, list[ClaimedJob]] = {}
+                for claimed in jobs:
+                    by_kind.setdefault(claimed.kind, []).append(claimed)
+                for kind, group in by_kind.items():
+                    outcomes = run_batch(
+                        self.session_factory, group, self.batch_handlers[kind], policy=self.policy
+                    )
+                    self.outcomes.update(outcomes)
+                return True
+        job = claim(
+            self.session_factory,
+            self.worker_id,
+            visibility_timeout=self.visibility_timeout,
+            max_attempts=self.policy.max_attempts,
+            kinds=self.kinds,
+        )
+        if job is None:
+            return False
+        self.outcomes[
+            run_one(self.session_factory, job, handlers=handlers, policy=self.policy)
+        ] += 1
+        return True
+
+    def _idle_wait(self) -> None:
+        self._wake.wait(self.idle_seconds)
+        self._wake.clear()
+
+    @property
+    def idle_seconds(self) -> float:
+        """How long an idle worker waits before looking again (at most the poll interval)."""
+        return min(self.poll_seconds, self.idle_poll_seconds)
+
+    def wake(self) -> None:
+        """Look for work now (an in-process producer just committed some)."""
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop after the job in hand (if any); wakes the worker if it is waiting."""
         self._stopping.set()
+        self._wake.set()
 
     def handle_signals(self) -> None:
         """SIGTERM and SIGINT stop the worker after its current job (main thread only)."""
