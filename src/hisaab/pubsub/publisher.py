@@ -1,0 +1,301 @@
+"""Publishing fan-out messages: from a worker's transaction, delivered only if it commits.
+
+`publish(session, message)` is called by code running in a database transaction (a job
+handler). What happens depends on the transport (hisaab.pubsub.config):
+
+- PostgreSQL: `SELECT pg_notify('hisaab_events', payload)` runs in the transaction at once.
+  NOTIFY is transactional: PostgreSQL delivers at commit, in commit order, and never for a
+  transaction (or a savepoint) that rolls back.
+- Redis and in-process: the payload waits in the session until the transaction commits, then
+  goes out (Redis: one pipelined PUBLISH round trip; in-process: the local bus). Messages
+  published inside a savepoint that rolls back are dropped with it.
+
+On every transport, identical messages published in one transaction are delivered once: that
+is what PostgreSQL does, and the other transports do the same so behaviour does not depend on
+the deployment. A message is encoded (and its size checked, hisaab.pubsub.messages) when it is
+published, so a bad message fails the transaction that sent it, never the commit after it.
+
+After the commit, delivery is best effort: a Redis outage is logged and its messages are
+dropped (the commit stands; for a second after a failure, messages are dropped without trying,
+so a dead Redis does not slow every commit down by its connect timeout). A process that dies
+between its commit and the Redis PUBLISH loses those messages: live delivery is at-most-once
+and clients that reconnect refetch state.
+
+`publish_now(message)` (async) sends at once, outside any transaction, on the same transport:
+for messages that describe no database change, such as statistics snapshots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session, SessionTransaction
+
+from hisaab.config import get_settings
+from hisaab.pubsub.config import FanoutConfig, Transport, libpq_url
+from hisaab.pubsub.local import LocalBus, local_bus
+from hisaab.pubsub.messages import FanoutError, encode
+
+logger = logging.getLogger("hisaab.pubsub")
+
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+_PENDING = "hisaab.pubsub.pending"  # key in Session.info
+REDIS_TIMEOUT_SECONDS = 1.0
+REDIS_PAUSE_SECONDS = 1.0  # after a failed PUBLISH, drop messages this long without trying
+
+Pending = dict[SessionTransaction, list[tuple["Publisher", str]]]
+
+
+class Publisher:
+    """Sends messages on one transport; thread-safe (workers may run in several threads)."""
+
+    def __init__(self, config: FanoutConfig, *, bus: LocalBus | None = None) -> None:
+        self.config = config
+        self.bus = bus or local_bus()
+        self.sent = 0  # messages handed to the transport (after commit, or by publish_now)
+        self.dropped = 0  # committed messages the transport could not take
+        self._lock = threading.Lock()
+        self._redis: redis.Redis | None = None
+        self._redis_paused_until = 0.0
+        self._aio_loop: asyncio.AbstractEventLoop | None = None
+        self._aio_pg: psycopg.AsyncConnection[Any] | None = None
+        self._aio_redis: redis.asyncio.Redis | None = None
+        self._aio_lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"Publisher({self.config.describe()})"
+
+    def publish(self, session: Session, message: Mapping[str, Any]) -> None:
+        """Send `message` if and when the transaction of `session` commits."""
+        payload = encode(message)
+        if self.config.transport is Transport.POSTGRES:
+            dialect = session.get_bind().dialect.name
+            if dialect != "postgresql":
+                raise FanoutError(
+                    f"postgres fan-out needs a PostgreSQL session; this one is on {dialect}"
+                )
+            session.execute(_NOTIFY, {"channel": self.config.pg_channel, "payload": payload})
+            return
+        _install_session_hooks()
+        transaction = (
+            session.get_nested_transaction() or session.get_transaction() or session.begin()
+        )
+        pending: Pending = session.info.setdefault(_PENDING, {})
+        pending.setdefault(transaction, []).append((self, payload))
+
+    def _send_committed(self, payloads: list[str]) -> None:
+        """Deliver what a committed transaction published (Redis and in-process only)."""
+        if self.config.transport is Transport.IN_PROCESS:
+            for payload in payloads:
+                self.bus.deliver(payload)
+            with self._lock:
+                self.sent += len(payloads)
+            return
+        if time.monotonic() < self._redis_paused_until:
+            with self._lock:
+                self.dropped += len(payloads)
+            return
+        try:
+            with self._sync_redis().pipeline(transaction=False) as pipe:
+                for payload in payloads:
+                    pipe.publish(self.config.redis_channel, payload)
+                pipe.execute()
+        except redis.RedisError as exc:
+            self._redis_paused_until = time.monotonic() + REDIS_PAUSE_SECONDS
+            with self._lock:
+                self.dropped += len(payloads)
+            logger.warning(
+                "fan-out: %d committed message(s) not published, Redis failed: %s; dropping"
+                " messages for %g s",
+                len(payloads),
+                exc,
+                REDIS_PAUSE_SECONDS,
+            )
+            return
+        with self._lock:
+            self.sent += len(payloads)
+
+    def _sync_redis(self) -> redis.Redis:
+        with self._lock:
+            if self._redis is None:
+                assert self.config.redis_url is not None  # FanoutConfig checks it
+                self._redis = redis.Redis.from_url(
+                    self.config.redis_url,
+                    socket_timeout=REDIS_TIMEOUT_SECONDS,
+                    socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                    retry=Retry(NoBackoff(), 0),
+                )
+            return self._redis
+
+    async def publish_now(self, message: Mapping[str, Any]) -> None:
+        """Send `message` at once, outside any transaction; FanoutError if the transport fails.
+
+        Bound to the event loop it is first awaited in (like the connections it opens).
+        """
+        payload = encode(message)
+        transport = self.config.transport
+        if transport is Transport.IN_PROCESS:
+            self.bus.deliver(payload)
+        elif transport is Transport.POSTGRES:
+            await self._notify_now(payload)
+        else:
+            client = self._async_redis()
+            try:
+                await client.publish(self.config.redis_channel, payload)
+            except redis.RedisError as exc:
+                raise FanoutError(f"fan-out through Redis failed: {exc}") from exc
+        with self._lock:
+            self.sent += 1
+
+    async def _notify_now(self, payload: str) -> None:
+        self._bind_loop()
+        assert self._aio_lock is not None
+        async with self._aio_lock:
+            for attempt in (1, 2):  # a connection dropped since the last call is reopened once
+                try:
+                    if self._aio_pg is None or self._aio_pg.closed:
+                        assert self.config.database_url is not None  # FanoutConfig checks it
+                        self._aio_pg = await psycopg.AsyncConnection.connect(
+                            libpq_url(self.config.database_url),
+                            autocommit=True,
+                            connect_timeout=5,
+                            application_name="hisaab-fanout-publisher",
+                        )
+                    await self._aio_pg.execute(
+                        "SELECT pg_notify(%s, %s)", (self.config.pg_channel, payload)
+                    )
+                    return
+                except psycopg.OperationalError as exc:
+                    if self._aio_pg is not None:
+                        await self._aio_pg.close()
+                        self._aio_pg = None
+                    if attempt == 2:
+                        raise FanoutError(f"fan-out through PostgreSQL failed: {exc}") from exc
+
+    def _async_redis(self) -> redis.asyncio.Redis:
+        self._bind_loop()
+        if self._aio_redis is None:
+            assert self.config.redis_url is not None  # FanoutConfig checks it
+            self._aio_redis = redis.asyncio.Redis.from_url(
+                self.config.redis_url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        return self._aio_redis
+
+    def _bind_loop(self) -> None:
+        """Async connections belong to one event loop: a new loop gets new ones."""
+        loop = asyncio.get_running_loop()
+        if self._aio_loop is not loop:
+            self._aio_loop = loop
+            self._aio_pg = None
+            self._aio_redis = None
+            self._aio_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        """Close the connections `publish_now` opened (call it on their event loop)."""
+        if self._aio_pg is not None:
+            await self._aio_pg.close()
+            self._aio_pg = None
+        if self._aio_redis is not None:
+            await self._aio_redis.aclose()
+            self._aio_redis = None
+        self._aio_loop = None
+
+    def close(self) -> None:
+        """Close the Redis client the after-commit path uses."""
+        with self._lock:
+            client, self._redis = self._redis, None
+        if client is not None:
+            client.close()
+
+
+# Session hooks: one pair of listeners on the Session class serves every publisher.
+
+_hooks_lock = threading.Lock()
+_hooks_installed = False
+
+
+def _install_session_hooks() -> None:
+    global _hooks_installed
+    with _hooks_lock:
+        if not _hooks_installed:
+            event.listen(Session, "after_commit", _after_commit)
+            event.listen(Session, "after_transaction_end", _after_transaction_end)
+            _hooks_installed = True
+
+
+def _after_commit(session: Session) -> None:
+    pending: Pending | None = session.info.get(_PENDING)
+    if not pending:
+        return
+    nested = session.get_nested_transaction()
+    if nested is not None:
+        # A savepoint was released: its messages now belong to the enclosing transaction.
+        released = pending.pop(nested, None)
+        if released and nested.parent is not None:
+            pending.setdefault(nested.parent, []).extend(released)
+        return
+    root = session.get_transaction()
+    committed = pending.pop(root, None) if root is not None else None
+    if not committed:
+        return
+    by_publisher: dict[Publisher, dict[str, None]] = {}
+    for publisher, payload in committed:
+        by_publisher.setdefault(publisher, {})[payload] = None  # identical ones go out once
+    for publisher, payloads in by_publisher.items():
+        publisher._send_committed(list(payloads))
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ends still holding messages rolled back: they are never sent."""
+    pending: Pending | None = session.info.get(_PENDING)
+    if pending:
+        pending.pop(transaction, None)
+
+
+# The process's default publisher, built from the settings when first used.
+
+_default: Publisher | None = None
+_default_lock = threading.Lock()
+
+
+def configure(config: FanoutConfig | None) -> Publisher | None:
+    """Set (or, with None, forget) the publisher `publish` and `publish_now` use."""
+    global _default
+    with _default_lock:
+        previous, _default = _default, (Publisher(config) if config is not None else None)
+    if previous is not None:
+        previous.close()
+    return _default
+
+
+def get_publisher() -> Publisher:
+    """The configured publisher, else one built from the settings (HISAAB_DATABASE_URL, ...)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Publisher(FanoutConfig.from_settings(get_settings()))
+            logger.info("fan-out publisher: %s", _default.config.describe())
+        return _default
+
+
+def publish(session: Session, message: Mapping[str, Any]) -> None:
+    """Send `message` to every subscriber if and when the transaction of `session` commits."""
+    get_publisher().publish(session, message)
+
+
+async def publish_now(message: Mapping[str, Any]) -> None:
+    """Send `message` to every subscriber at once (not tied to a transaction)."""
+    await get_publisher().publish_now(message)
