@@ -5,7 +5,7 @@ HISAAB := $(VENV)/bin/hisaab
 DEMO   ?= demo-out
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: install pg-server redis-server demo test lint format bench clean
+.PHONY: install pg-server redis-server demo test lint format bench bench-realtime clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,13 @@ bench: install pg-server
 	.venv-bench/bin/python -m pip install -q .
 	$(PY) benchmarks/bench_engine.py --hisaab .venv-bench/bin/hisaab
 	HISAAB_PG_BIN=$(PG_BIN) $(PY) benchmarks/bench_overview.py --hisaab .venv-bench/bin/hisaab
+
+# Real-time M-Pesa: 1,000 callbacks/s for 60 s over HTTP against `hisaab serve`, on SQLite and
+# PostgreSQL, with and without a worker SIGKILL; updates docs/benchmarks.md.
+bench-realtime: install pg-server redis-server
+	test -x .venv-bench/bin/python || python3 -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q .
+	HISAAB_PG_BIN=$(PG_BIN) $(PY) benchmarks/bench_realtime.py --suite --hisaab .venv-bench/bin/hisaab
 
 clean:
 	rm -rf $(DEMO) bench-data .venv-bench .pytest_cache .mypy_cache .ruff_cache

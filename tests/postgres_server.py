@@ -34,8 +34,12 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield the URL of a fresh server's `postgres` database; stop and remove it afterwards."""
+def postgres_server(*, durable: bool = False) -> Iterator[str]:
+    """Yield the URL of a fresh server's `postgres` database; stop and remove it afterwards.
+
+    Tests run without fsync (nothing they write must survive a power cut); benchmarks pass
+    `durable=True` to measure with PostgreSQL's default, crash-safe commit settings.
+    """
     if not (PG_BIN / "initdb").exists():
         raise PostgresUnavailable(
             f"PostgreSQL server binaries not found in {PG_BIN}: install the 'postgresql' package"
@@ -68,10 +72,9 @@ def postgres_server() -> Iterator[str]:
                 "-N",
             ]
         )
-        options = (
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off"
-        )
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         run([*pg_ctl, "-l", str(root / "log"), "-w", "-o", options, "start"])
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"

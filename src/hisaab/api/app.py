@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hisaab import __version__
 from hisaab.api import errors
 from hisaab.api.ratelimit import make_limiter
-from hisaab.api.routes import auth, exceptions, health, jobs, overview
+from hisaab.api.routes import auth, exceptions, health, jobs, mpesa, overview, realtime
 from hisaab.config import Settings, get_settings
 from hisaab.errors import InputError
 from hisaab.logs import request_id_var
 from hisaab.overview.cache import make_cache
+from hisaab.pubsub import FanoutConfig, FanoutError, Hub, Subscriber
+from hisaab.pubsub import configure as configure_publisher
 from hisaab.redis_client import make_client
 from hisaab.storage.engine import make_engine
+from hisaab.storage.group_commit import GroupCommit
+from hisaab.storage.models import utcnow
 
 REQUEST_ID_HEADER = "X-Request-ID"
+logger = logging.getLogger("hisaab.api")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -32,7 +44,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             "HISAAB_JWT_SECRET is not set (or shorter than 32 characters, RFC 7518 3.2)",
             expected="a long random secret, e.g. from `openssl rand -hex 32`",
         )
-    app = FastAPI(title="Hisaab", version=__version__, docs_url="/docs")
+    app = FastAPI(title="Hisaab", version=__version__, docs_url="/docs", lifespan=_lifespan)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.sessions = sessionmaker(app.state.engine, expire_on_commit=False)
@@ -48,25 +60,132 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         "hisaab_http_request_seconds", "HTTP request latency", ["route"], registry=registry
     )
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        request.state.request_id = given if 0 < len(given) <= 128 else f"req_{uuid.uuid4().hex}"
-        request_id_var.set(request.state.request_id)  # each request runs in its own context
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(route).observe(time.perf_counter() - started)
-        response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        return response
-
+    app.add_middleware(RequestContext, requests=requests, latency=latency)
     errors.install(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(jobs.router)
     app.include_router(exceptions.router)
     app.include_router(overview.router)
+    app.include_router(mpesa.router)
+    app.include_router(realtime.router)
+    app.include_router(realtime.ws_router)
+    # Real-time fan-out: this process publishes on the transport its settings choose, and its
+    # WebSocket clients (the hub) receive what any process publishes (see _lifespan).
+    app.state.fanout = FanoutConfig.from_settings(settings)
+    configure_publisher(app.state.fanout)
+    app.state.hub = Hub()
+    # Callbacks are written by group commit; an in-process worker (hisaab serve --with-worker,
+    # the demo) is woken as soon as what it must reconcile is committed.
+    app.state.wake_worker = None
+    app.state.intake = GroupCommit(app.state.sessions, after_commit=lambda: _wake(app))
     return app
+
+
+class RequestContext:
+    """Gives every HTTP request an id (echoed as X-Request-ID, set on its log lines) and
+    counts it in the metrics. Plain ASGI rather than BaseHTTPMiddleware, which costs an extra
+    task and body stream per request on the callback path."""
+
+    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        request_id = given if 0 < len(given) <= 128 else f"req_{uuid.uuid4().hex}"
+        scope.setdefault("state", {})["request_id"] = request_id
+        request_id_var.set(request_id)  # each request runs in its own context
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.latency.labels(route).observe(time.perf_counter() - started)
+
+
+def _wake(app: FastAPI) -> None:
+    wake = app.state.wake_worker
+    if wake is not None:
+        wake()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Subscribe this process's WebSocket hub to the fan-out, and send heartbeats, while up.
+
+    A fan-out transport that is down at start-up (the database, Redis) does not stop the API
+    from serving (and /health from saying what is wrong): subscribing is retried meanwhile.
+    """
+    hub: Hub = app.state.hub
+    app.state.subscriber = None
+    tasks = [asyncio.create_task(_heartbeat(hub, app.state.settings.ws_heartbeat_seconds))]
+    # Subscribed before serving, so a client never misses what is published once it is told
+    # `connected`; only if that fails does a background task keep trying.
+    if not await _try_subscribe(app, hub, retry_in=None):
+        tasks.append(asyncio.create_task(_subscribe(app, hub)))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if app.state.subscriber is not None:
+            await app.state.subscriber.stop()
+        await asyncio.to_thread(app.state.intake.stop)
+        daraja = getattr(app.state, "daraja", None)
+        if daraja is not None:
+            daraja.close()
+
+
+async def _try_subscribe(app: FastAPI, hub: Hub, *, retry_in: float | None) -> bool:
+    subscriber = Subscriber(app.state.fanout, on_message=lambda message: _relay(hub, message))
+    try:
+        await subscriber.start()
+    except FanoutError as exc:
+        later = f"retrying in {retry_in:.1f} s" if retry_in else "retrying in the background"
+        logger.error("real-time fan-out unavailable, %s: %s", later, exc)
+        return False
+    except asyncio.CancelledError:
+        await subscriber.stop()  # shut down mid-connect: close what was opened
+        raise
+    app.state.subscriber = subscriber
+    return True
+
+
+async def _subscribe(app: FastAPI, hub: Hub) -> None:
+    delay = 0.5
+    while not await _try_subscribe(app, hub, retry_in=delay):
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+
+def _relay(hub: Hub, message: dict[str, Any]) -> None:
+    hub.broadcast(message)
+
+
+async def _heartbeat(hub: Hub, every: float) -> None:
+    """A heartbeat to every WebSocket client, so dashboards and proxies see a live link."""
+    while True:
+        await asyncio.sleep(every)
+        hub.broadcast({"type": "heartbeat", "timestamp": utcnow().isoformat()})

@@ -22,6 +22,8 @@ MERCHANT_DASHBOARD: Final = "merchant:dashboard"
 MERCHANT_SETTLEMENTS: Final = "merchant:settlements"
 MERCHANT_REPORTS: Final = "merchant:reports"
 MERCHANT_DISPUTES: Final = "merchant:disputes"
+# Real-time reconciliation's REST and WebSocket API is for administrators only (its seed).
+REALTIME_ADMIN: Final = "realtime:admin"
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "sp-ops": frozenset(
@@ -45,7 +47,7 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
         {MERCHANT_DASHBOARD, MERCHANT_SETTLEMENTS, MERCHANT_REPORTS, MERCHANT_DISPUTES}
     ),
 }
-ROLE_PERMISSIONS["admin"] = frozenset().union(*ROLE_PERMISSIONS.values())
+ROLE_PERMISSIONS["admin"] = frozenset().union(*ROLE_PERMISSIONS.values()) | {REALTIME_ADMIN}
 
 ROLES: Final = tuple(sorted(ROLE_PERMISSIONS))
 

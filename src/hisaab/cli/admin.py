@@ -48,11 +48,20 @@ def show_command() -> None:
 def serve_command(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--with-worker/--no-worker",
+            help="Also run background jobs in this process (the embedded, SQLite deployment).",
+        ),
+    ] = False,
 ) -> None:
     """Migrate the database, then serve the API (OpenAPI at /docs)."""
-    import uvicorn
-
     from hisaab.api.app import create_app
+    from hisaab.api.embedded import serve
     from hisaab.config import get_settings
     from hisaab.logs import configure_logging
     from hisaab.storage.migrate import upgrade
@@ -63,7 +72,7 @@ def serve_command(
     typer.echo(f"Hisaab API on http://{host}:{port} (docs at http://{host}:{port}/docs)")
     # One log format for everything: uvicorn's loggers propagate to the masked JSON handler.
     configure_logging("INFO")
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level="info")
+    serve(app, host=host, port=port, with_worker=with_worker, access_log=access_log)
 
 
 @users_app.command("create")
@@ -140,8 +149,20 @@ def worker_command(
         str | None,
         typer.Option("--database-url", help="Overrides HISAAB_DATABASE_URL for this run."),
     ] = None,
+    kinds: Annotated[
+        str | None,
+        typer.Option(
+            "--kinds",
+            help="Comma-separated job kinds this worker runs (default: all), e.g. a worker for"
+            " real-time reconciliation: realtime.reconcile,mpesa.query,realtime.stuck_check,"
+            "realtime.alert",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=5000, help="Jobs per batch, where batched.")
+    ] = 200,
 ) -> None:
-    """Run background jobs (reconciliation matches) from the database queue."""
+    """Run background jobs (reconciliation matches, real-time reconciliation) from the queue."""
     import datetime as dt
     import logging
 
@@ -150,8 +171,10 @@ def worker_command(
     from hisaab.config import get_settings, mask_url
     from hisaab.errors import InputError
     from hisaab.logs import configure_logging
+    from hisaab.queue.jobs import BATCH_HANDLERS
     from hisaab.queue.retry import RetryPolicy
     from hisaab.queue.worker import Worker, load_handlers
+    from hisaab.realtime.jobs import STUCK_CHECK_JOB, ensure_periodic_check
     from hisaab.storage.engine import make_engine
     from hisaab.storage.migrate import current_revision, head_revision
 
@@ -170,15 +193,29 @@ def worker_command(
     configure_logging(logging.WARNING)
     logging.getLogger("hisaab").setLevel(logging.INFO)
     handlers = load_handlers()
+    chosen = None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()]
+    unknown = sorted(set(chosen or ()) - set(handlers))
+    if unknown:
+        raise InputError(
+            f"--kinds: no handler for {', '.join(unknown)}",
+            expected="some of " + ", ".join(sorted(handlers)),
+        )
     engine = make_engine(url)
     try:
+        sessions = sessionmaker(engine)
         worker = Worker(
-            sessionmaker(engine),
+            sessions,
             poll_seconds=poll_seconds,
             visibility_timeout=dt.timedelta(seconds=visibility_timeout),
             policy=RetryPolicy(max_attempts=max_attempts),
             handlers=handlers,
+            batch_handlers=BATCH_HANDLERS,
+            kinds=chosen,
+            batch_size=batch_size,
         )
+        if chosen is None or STUCK_CHECK_JOB in chosen:
+            with sessions.begin() as session:
+                ensure_periodic_check(session)
         worker.handle_signals()
         worker.run(once=once)
     finally:

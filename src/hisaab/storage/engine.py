@@ -1,7 +1,9 @@
 """Engines for the application database from a plain URL; the driver is Hisaab's business.
 
 `sqlite:///path` (the embedded default: WAL journal, foreign keys on, a busy timeout so the
-API, worker and scheduler processes can share the file) or `postgresql://user:pass@host/db`
+API, worker and scheduler processes can share the file, and synchronous=NORMAL: a commit is
+safe from any crash of Hisaab's processes, SIGKILL included, without a disk flush per commit;
+only a power cut or OS crash can lose the last commits, as SQLite documents for WAL mode) or `postgresql://user:pass@host/db`
 (driven by psycopg 3).
 """
 
@@ -45,4 +47,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -1,0 +1,52 @@
+"""Serving the API with its worker in the same process: the embedded, single-box deployment.
+
+With SQLite there is one writer at a time, and the real-time fan-out is in-process (unless
+HISAAB_REDIS_URL is set), so the simplest sound deployment runs the worker as a thread of the
+API process (`hisaab serve --with-worker`, and `hisaab demo`). The group commit that stores
+callbacks wakes the worker as soon as they are committed, so nothing waits for a poll.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import uvicorn
+from fastapi import FastAPI
+
+from hisaab.queue.jobs import BATCH_HANDLERS
+from hisaab.queue.worker import Worker, load_handlers
+from hisaab.realtime.jobs import ensure_periodic_check
+
+
+def start_worker(app: FastAPI, *, poll_seconds: float = 0.5) -> tuple[Worker, threading.Thread]:
+    """Start a worker thread on the app's database; the app wakes it after each group commit."""
+    handlers = load_handlers()
+    worker = Worker(
+        app.state.sessions,
+        poll_seconds=poll_seconds,
+        handlers=handlers,
+        batch_handlers=BATCH_HANDLERS,
+    )
+    with app.state.sessions.begin() as session:
+        ensure_periodic_check(session)
+    app.state.wake_worker = worker.wake
+    thread = threading.Thread(target=worker.run, name="hisaab-worker", daemon=True)
+    thread.start()
+    return worker, thread
+
+
+def serve(
+    app: FastAPI, *, host: str, port: int, with_worker: bool, access_log: bool = True
+) -> None:
+    """Serve `app` until interrupted; with `with_worker`, run a worker thread alongside."""
+    worker = thread = None
+    if with_worker:
+        worker, thread = start_worker(app)
+    try:
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, log_level="info", access_log=access_log
+        )
+    finally:
+        if worker is not None and thread is not None:
+            worker.stop()
+            thread.join(timeout=10)

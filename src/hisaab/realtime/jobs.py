@@ -1,0 +1,146 @@
+"""Background work of real-time reconciliation, run by `hisaab worker` from the durable queue.
+
+    realtime.reconcile   reconcile sessions after an event (batched: many per transaction)
+    mpesa.query          ask M-Pesa about one session's STK Push, then reconcile it
+    realtime.stuck_check the periodic check: query sessions stuck in processing, re-arm itself
+    realtime.alert       send one alert by email and SMS, deduplicated and rate-limited
+
+Settings are read per job (`get_settings()`), so a worker follows its environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from hisaab.config import get_settings
+from hisaab.mpesa.client import DarajaClient
+from hisaab.mpesa.errors import MpesaNotConfigured
+from hisaab.queue.jobs import batch_handler, enqueue, handler
+from hisaab.realtime import alerting, service
+from hisaab.realtime import repository as repo
+from hisaab.realtime.sessions import record_query, stuck_sessions
+from hisaab.storage.models import QueueJob, utcnow
+
+logger = logging.getLogger("hisaab.realtime")
+
+STUCK_CHECK_JOB = "realtime.stuck_check"
+
+
+def _stuck_after() -> dt.timedelta:
+    return dt.timedelta(seconds=get_settings().realtime_stuck_after_seconds)
+
+
+def _received(payload: dict[str, Any]) -> dt.datetime | None:
+    text = payload.get("received_at")
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(str(text))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@batch_handler(service.RECONCILE_JOB)
+def reconcile_batch(db: Session, payloads: list[dict[str, Any]]) -> None:
+    """Reconcile each session named in the batch once, however many of its events are in it."""
+    stuck_after = _stuck_after()
+    wanted: dict[str, dict[str, Any]] = {}
+    for payload in payloads:
+        session_id = payload.get("session_id")
+        if session_id is None:
+            checkout = str(payload["checkout_request_id"])
+            received = _received(payload) or utcnow()
+            event_id = payload.get("event_id")
+            if service.reconcile_orphan(db, checkout, received_at=received, event_id=event_id):
+                continue
+            session_id = repo.session_id_for_checkout(db, checkout)
+            if session_id is None:
+                continue
+            repo.link_events(db, session_id, checkout)
+        earlier = wanted.get(str(session_id))
+        if earlier is None or (_received(payload) or utcnow()) < (_received(earlier) or utcnow()):
+            wanted[str(session_id)] = payload
+    service.reconcile_sessions(
+        db,
+        {
+            session_id: service.Request(
+                str(payload.get("trigger", "event")),
+                _received(payload),
+                payload.get("event_id"),
+            )
+            for session_id, payload in wanted.items()
+        },
+        stuck_after=stuck_after,
+    )
+
+
+@handler(service.QUERY_JOB)
+def query_session(db: Session, payload: dict[str, Any]) -> None:
+    session_id = str(payload["session_id"])
+    view = repo.load_session(db, session_id)
+    if view is None or view.status != "processing":
+        return  # settled meanwhile: nothing to ask
+    received = utcnow()
+    if view.checkout_request_id:
+        try:
+            client = DarajaClient.from_settings(get_settings())
+        except MpesaNotConfigured as exc:
+            logger.warning("cannot query session %s: %s", session_id, exc.describe())
+        else:
+            with client:
+                record_query(
+                    db,
+                    session_id,
+                    view.checkout_request_id,
+                    client,
+                    trigger=str(payload.get("trigger", "query")),
+                )
+    service.reconcile_session(
+        db,
+        session_id,
+        trigger="periodic_check" if payload.get("trigger") == "periodic_check" else "stk_query",
+        stuck_after=_stuck_after(),
+        event_received_at=received,
+    )
+
+
+@handler(STUCK_CHECK_JOB)
+def stuck_check(db: Session, payload: dict[str, Any]) -> None:
+    """Query every session stuck in processing (up to the batch size), then run again later."""
+    settings = get_settings()
+    for session_id, _checkout in stuck_sessions(db, settings):
+        enqueue(db, service.QUERY_JOB, {"session_id": session_id, "trigger": "periodic_check"})
+    interval = dt.timedelta(seconds=settings.realtime_check_interval_seconds)
+    if _pending_checks(db) == 0:
+        enqueue(db, STUCK_CHECK_JOB, {}, run_after=utcnow() + interval)
+
+
+def _pending_checks(db: Session) -> int:
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(QueueJob)
+            .where(QueueJob.kind == STUCK_CHECK_JOB, QueueJob.status == "queued")
+        )
+        or 0
+    )
+
+
+def ensure_periodic_check(db: Session) -> bool:
+    """Arm the periodic check if no worker has (idempotent; called when a worker starts)."""
+    if _pending_checks(db):
+        return False
+    db.execute(
+        insert(QueueJob).values(
+            kind=STUCK_CHECK_JOB, payload="{}", status="queued", attempts=0, run_after=utcnow()
+        )
+    )
+    return True
+
+
+@handler(alerting.ALERT_JOB)
+def send_alert(db: Session, payload: dict[str, Any]) -> None:
+    alerting.deliver(db, payload, get_settings())

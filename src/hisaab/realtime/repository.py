@@ -1,0 +1,489 @@
+"""Reads and writes of real-time reconciliation, as SQL Core statements.
+
+The callback path runs a thousand times a second, so these are single statements without ORM
+unit-of-work overhead. Every function works inside the caller's transaction and never commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Insert, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hisaab.realtime.rules import SEVERITY_RANK, Decision, Evidence, Issue, SessionView
+from hisaab.storage.models import utcnow
+from hisaab.storage.realtime_models import (
+    MpesaEvent,
+    PaymentSession,
+    RealtimeDiscrepancy,
+    RealtimeResult,
+)
+
+EVENTS = cast(Table, MpesaEvent.__table__)
+SESSIONS = cast(Table, PaymentSession.__table__)
+RESULTS = cast(Table, RealtimeResult.__table__)
+DISCREPANCIES = cast(Table, RealtimeDiscrepancy.__table__)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    id: int
+    repeat: bool  # an earlier event of the same kind and dedupe key exists
+
+
+def _dialect_insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def record_event(
+    session: Session,
+    *,
+    kind: str,
+    payload: str,
+    received_at: dt.datetime,
+    dedupe_key: str | None = None,
+    session_id: str | None = None,
+    checkout_request_id: str | None = None,
+    receipt: str | None = None,
+    result_code: str | None = None,
+    amount_minor: int | None = None,
+    phone: str | None = None,
+    authenticated: bool = True,
+    note: str | None = None,
+) -> RecordedEvent:
+    """Keep an event; a second copy of the same (kind, dedupe_key) is kept too, as a repeat."""
+    values = {
+        "kind": kind,
+        "payload": payload,
+        "received_at": received_at,
+        "dedupe_key": dedupe_key,
+        "first_of": dedupe_key,
+        "session_id": session_id,
+        "checkout_request_id": checkout_request_id,
+        "receipt": receipt,
+        "result_code": result_code,
+        "amount_minor": amount_minor,
+        "phone": phone,
+        "authenticated": authenticated,
+        "note": note,
+    }
+    if dedupe_key is not None:
+        first = (
+            _dialect_insert(session, EVENTS)
+            .values(values)
+            .on_conflict_do_nothing(
+                index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
+            )
+            .returning(EVENTS.c.id)
+        )
+        event_id = session.execute(first).scalar_one_or_none()
+        if event_id is not None:
+            return RecordedEvent(int(event_id), repeat=False)
+    values["first_of"] = None
+    statement: Insert = insert(EVENTS).values(values).returning(EVENTS.c.id)
+    event_id = session.execute(statement).scalar_one()
+    return RecordedEvent(int(event_id), repeat=dedupe_key is not None)
+
+
+def session_id_for_checkout(session: Session, checkout_request_id: str) -> str | None:
+    found = session.execute(
+        select(SESSIONS.c.id).where(SESSIONS.c.checkout_request_id == checkout_request_id)
+    ).scalar_one_or_none()
+    return str(found) if found is not None else None
+
+
+def session_for_reference(session: Session, account_reference: str) -> str | None:
+    """The session a C2B payment's account reference names: an open one first, else the latest."""
+    reference = account_reference.strip()
+    if not reference:
+        return None
+    found = session.execute(
+        select(SESSIONS.c.id)
+        .where(SESSIONS.c.account_reference == reference)
+        .order_by(
+            SESSIONS.c.status.in_(("pending", "processing")).desc(), SESSIONS.c.created_at.desc()
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    return str(found) if found is not None else None
+
+
+def session_for_receipt(session: Session, receipt: str) -> str | None:
+    found = session.execute(
+        select(SESSIONS.c.id).where(SESSIONS.c.mpesa_receipt == receipt).limit(1)
+    ).scalar_one_or_none()
+    if found is None:
+        found = session.execute(
+            select(EVENTS.c.session_id)
+            .where(EVENTS.c.receipt == receipt, EVENTS.c.session_id.isnot(None))
+            .limit(1)
+        ).scalar_one_or_none()
+    return str(found) if found is not None else None
+
+
+def link_events(session: Session, session_id: str, checkout_request_id: str) -> int:
+    """Attach events that arrived before their session's initiation was recorded."""
+    result = session.execute(
+        update(EVENTS)
+        .where(EVENTS.c.checkout_request_id == checkout_request_id, EVENTS.c.session_id.is_(None))
+        .values(session_id=session_id)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def load_session(session: Session, session_id: str, *, lock: bool = False) -> SessionView | None:
+    query = select(SESSIONS).where(SESSIONS.c.id == session_id)
+    if lock:
+        query = query.with_for_update()  # rendered on PostgreSQL only
+    row = session.execute(query).mappings().one_or_none()
+    if row is None:
+        return None
+    return SessionView(
+        id=row["id"],
+        amount_minor=row["amount_minor"],
+        currency=row["currency"],
+        phone=row["phone"],
+        status=row["status"],
+        created_at=_aware(row["created_at"]),
+        initiated_at=_aware(row["initiated_at"]),
+        checkout_request_id=row["checkout_request_id"],
+    )
+
+
+def view_of(row: Mapping[str, Any]) -> SessionView:
+    return SessionView(
+        id=row["id"],
+        amount_minor=row["amount_minor"],
+        currency=row["currency"],
+        phone=row["phone"],
+        status=row["status"],
+        created_at=_aware(row["created_at"]),
+        initiated_at=_aware(row["initiated_at"]),
+        checkout_request_id=row["checkout_request_id"],
+    )
+
+
+def load_sessions(
+    session: Session, ids: Sequence[str], *, lock: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Sessions by id (missing ids are absent); locked in id order on PostgreSQL."""
+    if not ids:
+        return {}
+    query = select(SESSIONS).where(SESSIONS.c.id.in_(list(ids))).order_by(SESSIONS.c.id)
+    if lock:
+        query = query.with_for_update()
+    return {row["id"]: dict(row) for row in session.execute(query).mappings()}
+
+
+def load_evidence_many(session: Session, views: Sequence[SessionView]) -> dict[str, list[Evidence]]:
+    """Every event about each session, by session id or CheckoutRequestID, in one statement."""
+    found: dict[str, list[Evidence]] = {v.id: [] for v in views}
+    if not views:
+        return found
+    by_checkout = {v.checkout_request_id: v.id for v in views if v.checkout_request_id}
+    about: ColumnElement[bool] = EVENTS.c.session_id.in_(list(found))
+    if by_checkout:
+        about = or_(about, EVENTS.c.checkout_request_id.in_(list(by_checkout)))
+    rows = session.execute(
+        select(
+            EVENTS.c.id,
+            EVENTS.c.kind,
+            EVENTS.c.session_id,
+            EVENTS.c.checkout_request_id,
+            EVENTS.c.received_at,
+            EVENTS.c.authenticated,
+            EVENTS.c.dedupe_key,
+            EVENTS.c.first_of,
+            EVENTS.c.result_code,
+            EVENTS.c.amount_minor,
+            EVENTS.c.receipt,
+            EVENTS.c.phone,
+        )
+        .where(about)
+        .order_by(EVENTS.c.id)
+    ).all()
+    for r in rows:
+        owners = {r.session_id} if r.session_id in found else set()
+        if r.checkout_request_id in by_checkout:
+            owners.add(by_checkout[r.checkout_request_id])
+        evidence = Evidence(
+            id=r.id,
+            kind=r.kind,
+            received_at=_aware(r.received_at),
+            authenticated=bool(r.authenticated),
+            repeat=r.dedupe_key is not None and r.first_of is None,
+            result_code=r.result_code,
+            amount_minor=r.amount_minor,
+            receipt=r.receipt,
+            phone=r.phone,
+        )
+        for owner in owners:
+            found[owner].append(evidence)
+    return found
+
+
+def sessions_by_receipt(session: Session, receipts: set[str]) -> dict[str, set[str]]:
+    """For each receipt, the sessions whose trusted evidence carries it."""
+    if not receipts:
+        return {}
+    rows = session.execute(
+        select(EVENTS.c.receipt, EVENTS.c.session_id)
+        .where(
+            EVENTS.c.receipt.in_(sorted(receipts)),
+            EVENTS.c.authenticated.is_(True),
+            EVENTS.c.session_id.isnot(None),
+        )
+        .distinct()
+    ).all()
+    holders: dict[str, set[str]] = {}
+    for receipt, session_id in rows:
+        holders.setdefault(receipt, set()).add(session_id)
+    return holders
+
+
+def outcome_values(decision: Decision, now: dt.datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": decision.session_status,
+        "reconciliation_status": decision.result_status,
+        "reconciled_at": now,
+        "updated_at": now,
+    }
+    if decision.receipt is not None:
+        values["mpesa_receipt"] = decision.receipt
+        values["paid_amount_minor"] = decision.paid_amount_minor
+    if decision.result_code is not None:
+        values["result_code"] = decision.result_code
+    return values
+
+
+def save_outcomes(session: Session, decisions: Mapping[str, Decision], now: dt.datetime) -> None:
+    """Write each session's new status (one executemany per shape of update)."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for sid, decision in sorted(decisions.items()):
+        values = outcome_values(decision, now)
+        shapes.setdefault(tuple(sorted(values)), []).append(
+            {"b_id": sid, **{f"b_{k}": v for k, v in values.items()}}
+        )
+    for columns, params in shapes.items():
+        statement = (
+            update(SESSIONS)
+            .where(SESSIONS.c.id == bindparam("b_id"))
+            .values({c: bindparam(f"b_{c}") for c in columns})
+        )
+        session.connection().execute(statement, params)
+
+
+def add_results(
+    session: Session,
+    results: Sequence[tuple[str, str, str, Sequence[Issue], dt.datetime | None]],
+    now: dt.datetime,
+) -> None:
+    """Append one result row per (session, status, trigger, issues, event received at)."""
+    if not results:
+        return
+    rows = []
+    for session_id, status, trigger, issues, received_at in results:
+        processing_us = None
+        if received_at is not None:
+            processing_us = max(0, int((now - received_at) / dt.timedelta(microseconds=1)))
+        rows.append(
+            {
+                "session_id": session_id,
+                "status": status,
+                "trigger": trigger[:64],
+                "issues": json.dumps([i.as_dict() for i in issues], separators=(",", ":")),
+                "processing_us": processing_us,
+                "event_received_at": received_at,
+                "created_at": now,
+            }
+        )
+    session.connection().execute(insert(RESULTS), rows)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime:
+    # Core selects bypass the ORM type's result processing only for raw SQL; keep it safe.
+    if value is None:
+        return None  # type: ignore[return-value]
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def load_evidence(session: Session, view: SessionView) -> list[Evidence]:
+    about = EVENTS.c.session_id == view.id
+    if view.checkout_request_id:
+        about = or_(about, EVENTS.c.checkout_request_id == view.checkout_request_id)
+    rows = session.execute(
+        select(
+            EVENTS.c.id,
+            EVENTS.c.kind,
+            EVENTS.c.received_at,
+            EVENTS.c.authenticated,
+            EVENTS.c.dedupe_key,
+            EVENTS.c.first_of,
+            EVENTS.c.result_code,
+            EVENTS.c.amount_minor,
+            EVENTS.c.receipt,
+            EVENTS.c.phone,
+        )
+        .where(about)
+        .order_by(EVENTS.c.id)
+    ).all()
+    return [
+        Evidence(
+            id=r.id,
+            kind=r.kind,
+            received_at=_aware(r.received_at),
+            authenticated=bool(r.authenticated),
+            repeat=r.dedupe_key is not None and r.first_of is None,
+            result_code=r.result_code,
+            amount_minor=r.amount_minor,
+            receipt=r.receipt,
+            phone=r.phone,
+        )
+        for r in rows
+    ]
+
+
+def sessions_sharing_receipt(session: Session, receipt: str, session_id: str) -> list[str]:
+    rows = session.execute(
+        select(EVENTS.c.session_id)
+        .where(
+            EVENTS.c.receipt == receipt,
+            EVENTS.c.authenticated.is_(True),
+            EVENTS.c.session_id.isnot(None),
+            EVENTS.c.session_id != session_id,
+        )
+        .distinct()
+    ).scalars()
+    return [str(r) for r in rows]
+
+
+def save_outcome(
+    session: Session,
+    view: SessionView,
+    *,
+    status: str,
+    result_status: str,
+    receipt: str | None,
+    paid_amount_minor: int | None,
+    result_code: str | None,
+    now: dt.datetime,
+) -> None:
+    values: dict[str, Any] = {
+        "status": status,
+        "reconciliation_status": result_status,
+        "reconciled_at": now,
+        "updated_at": now,
+    }
+    if receipt is not None:
+        values["mpesa_receipt"] = receipt
+        values["paid_amount_minor"] = paid_amount_minor
+    if result_code is not None:
+        values["result_code"] = result_code
+    session.execute(update(SESSIONS).where(SESSIONS.c.id == view.id).values(values))
+
+
+def add_result(
+    session: Session,
+    *,
+    session_id: str,
+    status: str,
+    trigger: str,
+    issues: Sequence[Issue],
+    event_received_at: dt.datetime | None,
+    now: dt.datetime,
+) -> int:
+    processing_us = None
+    if event_received_at is not None:
+        processing_us = max(0, int((now - event_received_at) / dt.timedelta(microseconds=1)))
+    result_id = session.execute(
+        insert(RESULTS)
+        .values(
+            session_id=session_id,
+            status=status,
+            trigger=trigger[:64],
+            issues=json.dumps([i.as_dict() for i in issues], separators=(",", ":")),
+            processing_us=processing_us,
+            event_received_at=event_received_at,
+            created_at=now,
+        )
+        .returning(RESULTS.c.id)
+    ).scalar_one()
+    return int(result_id)
+
+
+def note_discrepancy(
+    session: Session, *, subject: str, session_id: str | None, issue: Issue, now: dt.datetime
+) -> bool:
+    """Record an issue; True when it is new (first time this subject has this type)."""
+    inserted = session.execute(
+        _dialect_insert(session, DISCREPANCIES)
+        .values(
+            subject=subject,
+            session_id=session_id,
+            type=issue.type,
+            severity=issue.severity,
+            message=issue.message,
+            details=json.dumps(issue.details, sort_keys=True, default=str),
+            detected_at=now,
+            last_seen_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["subject", "type"])
+        .returning(DISCREPANCIES.c.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return True
+    current = session.execute(
+        select(DISCREPANCIES.c.severity).where(
+            DISCREPANCIES.c.subject == subject, DISCREPANCIES.c.type == issue.type
+        )
+    ).scalar_one()
+    severity = max(current, issue.severity, key=SEVERITY_RANK.__getitem__)
+    session.execute(
+        update(DISCREPANCIES)
+        .where(DISCREPANCIES.c.subject == subject, DISCREPANCIES.c.type == issue.type)
+        .values(
+            occurrences=DISCREPANCIES.c.occurrences + 1,
+            last_seen_at=now,
+            severity=severity,
+            message=issue.message,
+            details=json.dumps(issue.details, sort_keys=True, default=str),
+        )
+    )
+    return False
+
+
+def session_row(session: Session, session_id: str) -> Mapping[str, Any] | None:
+    row = session.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def stuck_sessions(
+    session: Session, *, older_than: dt.datetime, limit: int
+) -> list[tuple[str, str | None]]:
+    """Sessions in processing since before `older_than` whose outcome is still unknown."""
+    rows = session.execute(
+        select(SESSIONS.c.id, SESSIONS.c.checkout_request_id)
+        .where(
+            SESSIONS.c.status == "processing",
+            func.coalesce(SESSIONS.c.initiated_at, SESSIONS.c.created_at) < older_than,
+            or_(
+                SESSIONS.c.reconciliation_status.is_(None),
+                SESSIONS.c.reconciliation_status.in_(("pending", "discrepancy")),
+            ),
+        )
+        .order_by(SESSIONS.c.updated_at)
+        .limit(limit)
+    ).all()
+    return [(r.id, r.checkout_request_id) for r in rows]
+
+
+def now() -> dt.datetime:
+    return utcnow()

@@ -1,0 +1,371 @@
+"""Payment sessions: creating them, asking M-Pesa for the money (STK Push), querying the result.
+
+Calls to Daraja happen outside any database transaction, between two short ones: the first
+takes the session (`pending` -> `processing`, so two callers can never push twice), the second
+records what Daraja answered, attaches callbacks that arrived before it, and enqueues the
+session's reconciliation. If Daraja refuses, the session goes back to `pending` and the refusal
+is kept as an event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import urllib.parse
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hisaab.audit.log import record as audit
+from hisaab.auth.tokens import Claims
+from hisaab.config import Settings
+from hisaab.errors import Conflict, Forbidden, HisaabError, InputError, NotFound
+from hisaab.money import exponent, normalize_currency
+from hisaab.mpesa.client import DarajaClient
+from hisaab.mpesa.errors import MpesaNotConfigured
+from hisaab.mpesa.payloads import QueryStatus
+from hisaab.mpesa.phones import normalise_phone
+from hisaab.queue.jobs import enqueue
+from hisaab.realtime import repository as repo
+from hisaab.realtime.service import RECONCILE_JOB
+from hisaab.storage.models import utcnow
+
+SessionFactory = Callable[[], Session]
+MAX_ID = 64
+MAX_REFERENCE = 64
+MAX_AMOUNT_MINOR = 2**63 - 1  # the BIGINT column
+_PLAIN_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+def parse_new_session(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate `{"sessionId"?, "merchantId", "amount", "currency"?, "phone", "accountReference"?}`.
+
+    `amount` is in major units, a JSON number or a decimal string, read exactly (decode the
+    JSON with `parse_float=Decimal`); more decimals than the currency has are refused.
+    """
+    unknown = sorted(
+        set(body) - {"sessionId", "merchantId", "amount", "currency", "phone", "accountReference"}
+    )
+    if unknown:
+        raise InputError(
+            f"unknown field {unknown[0]!r}",
+            column=unknown[0],
+            expected="sessionId, merchantId, amount, currency, phone, accountReference",
+        )
+    currency = normalize_currency(_text(body, "currency", required=False) or "KES")
+    merchant = _text(body, "merchantId", required=True, limit=32)
+    phone = normalise_phone(_text(body, "phone", required=True, limit=32) or "", path="phone")
+    session_id = _text(body, "sessionId", required=False, limit=MAX_ID) or new_session_id()
+    reference = _text(body, "accountReference", required=False, limit=MAX_REFERENCE)
+    return {
+        "id": session_id,
+        "merchant_id": merchant,
+        "amount_minor": _amount_minor(body.get("amount"), currency),
+        "currency": currency,
+        "phone": phone,
+        "account_reference": reference,
+    }
+
+
+def new_session_id() -> str:
+    return f"ps_{secrets.token_hex(12)}"
+
+
+def _text(body: Mapping[str, Any], name: str, *, required: bool, limit: int = 64) -> str | None:
+    value = body.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InputError(f"{name} is required", column=name)
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InputError(f"{name} must be a string", column=name)
+    text = str(value).strip()
+    if len(text) > limit:
+        raise InputError(f"{name} is longer than {limit} characters", column=name)
+    return text
+
+
+def _amount_minor(value: Any, currency: str) -> int:
+    if value is None:
+        raise InputError("amount is required", column="amount", expected='e.g. 2500 or "2500.00"')
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise InputError(f"amount {value!r} is not a number", column="amount")
+    text = str(value).strip()
+    if not _PLAIN_AMOUNT.fullmatch(text):
+        # Exponents ("1e3"), digit groups and other scripts' digits are not how money is written.
+        raise InputError(
+            f"amount {value!r} is not a plain decimal number",
+            column="amount",
+            expected='digits with an optional decimal point, e.g. 2500 or "2500.50"',
+        )
+    amount = Decimal(text)
+    if amount <= 0:
+        raise InputError(f"amount {value!r} must be positive", column="amount")
+    places = exponent(currency)
+    minor = amount.scaleb(places)
+    if minor != minor.to_integral_value():
+        raise InputError(
+            f"amount {value!r} has more than {places} decimals for {currency}", column="amount"
+        )
+    if minor > MAX_AMOUNT_MINOR:
+        raise InputError(
+            f"amount {value!r} is too large",
+            column="amount",
+            expected=f"at most {MAX_AMOUNT_MINOR} minor units",
+        )
+    return int(minor)
+
+
+def check_merchant_access(
+    claims: Claims, merchant_id: str, *, write: bool, session_id: str | None = None
+) -> None:
+    """Staff with the permission act on any merchant; a merchant-admin on its own only.
+
+    To a merchant-admin, another merchant's session is answered word for word like a session
+    that does not exist, and another merchant is not named back, so that a 404 never tells
+    which ids are taken.
+    """
+    needed = "reconciliation:write" if write else "overview:read"
+    if needed in claims.permissions:
+        return
+    if claims.merchant_id is not None and claims.merchant_id == merchant_id:
+        return
+    if claims.merchant_id is not None:
+        if session_id is not None:
+            raise NotFound(f"no payment session {session_id!r}")
+        raise NotFound("no such merchant")  # not even echoed: it names another tenant
+    raise Forbidden(f"the {claims.role} role lacks the permission {needed}")
+
+
+def create_session(db: Session, values: dict[str, Any], claims: Claims) -> dict[str, Any]:
+    check_merchant_access(claims, values["merchant_id"], write=True)
+    now = utcnow()
+    try:
+        with db.begin_nested():
+            db.execute(
+                insert(repo.SESSIONS).values(
+                    **values,
+                    status="pending",
+                    created_by=claims.user_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        # Ids are unique across merchants; the answer says the id is taken, not whose it is.
+        raise Conflict("the sessionId is already taken; choose another") from None
+    audit(
+        db,
+        actor_id=claims.user_id,
+        action="payment_session.create",
+        entity="payment_session",
+        entity_id=values["id"],
+        details={
+            "merchant_id": values["merchant_id"],
+            "amount_minor": values["amount_minor"],
+            "currency": values["currency"],
+        },
+    )
+    row = repo.session_row(db, values["id"])
+    assert row is not None
+    return dict(row)
+
+
+def get_session(db: Session, session_id: str, claims: Claims) -> dict[str, Any]:
+    row = repo.session_row(db, session_id)
+    if row is None:
+        raise NotFound(f"no payment session {session_id!r}")
+    check_merchant_access(claims, row["merchant_id"], write=False, session_id=session_id)
+    return dict(row)
+
+
+def callback_url(settings: Settings, path: str) -> str:
+    base = settings.mpesa_callback_url
+    secret = settings.mpesa_callback_secret
+    missing = [
+        name
+        for name, value in (
+            ("HISAAB_MPESA_CALLBACK_URL", base),
+            ("HISAAB_MPESA_CALLBACK_SECRET", secret.get_secret_value() if secret else None),
+        )
+        if not value
+    ]
+    if missing:
+        raise MpesaNotConfigured(missing)
+    assert base is not None and secret is not None
+    query = urllib.parse.urlencode({"secret": secret.get_secret_value()})
+    return f"{base.rstrip('/')}{path}?{query}"
+
+
+def stk_push(
+    sessions: SessionFactory,
+    session_id: str,
+    claims: Claims,
+    settings: Settings,
+    client: DarajaClient,
+    *,
+    description: str = "Payment",
+) -> dict[str, Any]:
+    url = callback_url(settings, "/api/mpesa/callback")
+    with sessions() as db, db.begin():
+        row = get_session(db, session_id, claims)
+        check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
+        taken = db.execute(
+            update(repo.SESSIONS)
+            .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "pending")
+            .values(status="processing", updated_at=utcnow())
+            .returning(repo.SESSIONS.c.id)
+        ).first()
+        if taken is None:
+            raise Conflict(
+                f"session {session_id!r} is {row['status']}: only a pending session can be pushed"
+            )
+    reference = row["account_reference"] or session_id[-12:]
+    sent_at = utcnow()
+    try:
+        answer = client.stk_push(row["amount_minor"], row["phone"], reference, description, url)
+    except HisaabError as exc:
+        with sessions() as db, db.begin():
+            db.execute(
+                update(repo.SESSIONS)
+                .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "processing")
+                .values(status="pending", updated_at=utcnow())
+            )
+            repo.record_event(
+                db,
+                kind="stk_push",
+                session_id=session_id,
+                received_at=utcnow(),
+                payload=json.dumps({"request_sent_at": sent_at.isoformat()}),
+                note=f"refused: {exc.describe()}"[:2000],
+            )
+        raise
+    now = utcnow()
+    with sessions() as db, db.begin():
+        db.execute(
+            update(repo.SESSIONS)
+            .where(repo.SESSIONS.c.id == session_id)
+            .values(
+                checkout_request_id=answer.checkout_request_id,
+                merchant_request_id=answer.merchant_request_id,
+                initiated_at=sent_at,
+                updated_at=now,
+            )
+        )
+        event = repo.record_event(
+            db,
+            kind="stk_push",
+            session_id=session_id,
+            received_at=now,
+            checkout_request_id=answer.checkout_request_id,
+            dedupe_key=answer.checkout_request_id,
+            result_code=answer.response_code,
+            amount_minor=row["amount_minor"],
+            payload=json.dumps(
+                {
+                    "MerchantRequestID": answer.merchant_request_id,
+                    "CheckoutRequestID": answer.checkout_request_id,
+                    "ResponseCode": answer.response_code,
+                    "ResponseDescription": answer.response_description,
+                    "CustomerMessage": answer.customer_message,
+                }
+            ),
+        )
+        repo.link_events(db, session_id, answer.checkout_request_id)
+        enqueue(
+            db,
+            RECONCILE_JOB,
+            {
+                "session_id": session_id,
+                "trigger": "payment_initiation",
+                "received_at": now.isoformat(),
+                "event_id": event.id,
+            },
+        )
+        audit(
+            db,
+            actor_id=claims.user_id,
+            action="payment_session.stk_push",
+            entity="payment_session",
+            entity_id=session_id,
+            details={"checkout_request_id": answer.checkout_request_id},
+        )
+        fresh = repo.session_row(db, session_id)
+    assert fresh is not None
+    return dict(fresh)
+
+
+def record_query(
+    db: Session, session_id: str, checkout_request_id: str, client: DarajaClient, *, trigger: str
+) -> tuple[int, str]:
+    """Ask M-Pesa about a push and keep the answer as an event; (event id, answer status)."""
+    received = utcnow()
+    try:
+        answer = client.stk_query(checkout_request_id)
+    except HisaabError as exc:
+        event = repo.record_event(
+            db,
+            kind="stk_query",
+            session_id=session_id,
+            checkout_request_id=checkout_request_id,
+            received_at=utcnow(),
+            payload="{}",
+            note=f"{trigger}: {exc.describe()}"[:2000],
+        )
+        return event.id, "error"
+    code = answer.result.code if answer.status is QueryStatus.FINAL and answer.result else None
+    event = repo.record_event(
+        db,
+        kind="stk_query",
+        session_id=session_id,
+        checkout_request_id=checkout_request_id,
+        received_at=received,
+        result_code=code,
+        payload=json.dumps(
+            {
+                "status": answer.status.value,
+                "ResultCode": code,
+                "ResultDesc": answer.result_desc,
+                "ResponseCode": answer.response_code,
+            }
+        ),
+        note=None if code is not None else f"{trigger}: {answer.status.value}",
+    )
+    return event.id, answer.status.value
+
+
+def query(
+    sessions: SessionFactory, session_id: str, claims: Claims, client: DarajaClient
+) -> dict[str, Any]:
+    with sessions() as db, db.begin():
+        row = get_session(db, session_id, claims)
+        check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
+    checkout = row["checkout_request_id"]
+    if not checkout:
+        raise Conflict(f"session {session_id!r} has no STK Push to query yet")
+    with sessions() as db, db.begin():
+        event_id, status = record_query(db, session_id, checkout, client, trigger="status_query")
+        enqueue(
+            db,
+            RECONCILE_JOB,
+            {
+                "session_id": session_id,
+                "trigger": "stk_query",
+                "received_at": utcnow().isoformat(),
+                "event_id": event_id,
+            },
+        )
+        fresh = repo.session_row(db, session_id)
+    assert fresh is not None
+    return {"session": dict(fresh), "query": status}
+
+
+def stuck_sessions(db: Session, settings: Settings) -> list[tuple[str, str | None]]:
+    older = utcnow() - dt.timedelta(seconds=settings.realtime_stuck_after_seconds)
+    return repo.stuck_sessions(db, older_than=older, limit=settings.realtime_check_batch_size)
