@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -101,7 +101,7 @@ class RequestContext:
             if name == b"x-request-id":
                 given = value.decode("latin-1")
                 break
-        request_id = given if 0 < len(given) <= 128 else f"req_{uuid.uuid4().hex}"
+        request_id = given if 0 < len(given) <= 128 else f"req_{os.urandom(16).hex()}"
         scope.setdefault("state", {})["request_id"] = request_id
         request_id_var.set(request_id)  # each request runs in its own context
         started = time.perf_counter()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,16 +72,35 @@ def enqueue(
     One INSERT statement (no ORM unit of work): real-time intake enqueues once per callback.
     """
     at = run_after or utcnow()
-    job_id = session.execute(
-        insert(QueueJob)
-        .values(
-            kind=kind,
-            payload=json.dumps(dict(payload), sort_keys=True, default=str),
-            status="queued",
-            attempts=0,
-            run_after=at,
-            created_at=utcnow(),
-        )
-        .returning(QueueJob.id)
-    ).scalar_one()
+    values = {
+        "kind": kind,
+        "payload": json.dumps(dict(payload), sort_keys=True, default=str),
+        "status": "queued",
+        "attempts": 0,
+        "run_after": at,
+        "created_at": utcnow(),
+    }
+    job_id = session.connection().execute(_INSERT, values).scalar_one()
     return Enqueued(int(job_id), kind, at)
+
+
+_INSERT = insert(QueueJob).returning(QueueJob.id)
+
+
+def enqueue_many(session: Session, kind: str, payloads: Sequence[Mapping[str, Any]]) -> None:
+    """Add many jobs of one kind in the caller's transaction, with one statement."""
+    if not payloads:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "kind": kind,
+            "payload": json.dumps(dict(payload), sort_keys=True, default=str),
+            "status": "queued",
+            "attempts": 0,
+            "run_after": now,
+            "created_at": now,
+        }
+        for payload in payloads
+    ]
+    session.connection().execute(insert(QueueJob), rows)

@@ -7,12 +7,13 @@ unit-of-work overhead. Every function works inside the caller's transaction and 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Insert, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -75,28 +76,91 @@ def record_event(
         "authenticated": authenticated,
         "note": note,
     }
+    connection = session.connection()
     if dedupe_key is not None:
-        first = (
-            _dialect_insert(session, EVENTS)
-            .values(values)
-            .on_conflict_do_nothing(
-                index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
-            )
-            .returning(EVENTS.c.id)
-        )
-        event_id = session.execute(first).scalar_one_or_none()
+        first = _first_event_insert(connection.dialect.name)
+        event_id = connection.execute(first, values).scalar_one_or_none()
         if event_id is not None:
             return RecordedEvent(int(event_id), repeat=False)
     values["first_of"] = None
-    statement: Insert = insert(EVENTS).values(values).returning(EVENTS.c.id)
-    event_id = session.execute(statement).scalar_one()
+    event_id = connection.execute(_EVENT_INSERT, values).scalar_one()
     return RecordedEvent(int(event_id), repeat=dedupe_key is not None)
 
 
+# Built once: the callback path runs these a thousand times a second.
+_EVENT_INSERT = insert(EVENTS).returning(EVENTS.c.id)
+_SESSION_BY_CHECKOUT = select(SESSIONS.c.id).where(
+    SESSIONS.c.checkout_request_id == bindparam("checkout")
+)
+
+
+@functools.cache
+def _first_event_insert(dialect: str) -> Any:
+    """INSERT that claims (kind, dedupe key) or, when an event already has, inserts nothing."""
+    statement = postgresql.insert(EVENTS) if dialect == "postgresql" else sqlite.insert(EVENTS)
+    return statement.on_conflict_do_nothing(
+        index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
+    ).returning(EVENTS.c.id)
+
+
+def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Keep many events (see `record_event`), in order; their ids, in the same order.
+
+    One multi-row INSERT claims every (kind, dedupe key) it can; the rows whose key was
+    already claimed (earlier, or by an earlier row of this batch) are inserted as repeats.
+    """
+    if not rows:
+        return []
+    connection = session.connection()
+    claimed: dict[tuple[str, str], int] = {}
+    firsts: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        key = (row["kind"], row["dedupe_key"])
+        if row["dedupe_key"] is not None and key not in seen:
+            seen.add(key)
+            firsts.append(row)
+    if firsts:
+        statement = (
+            _dialect_insert(session, EVENTS)
+            .values(firsts)
+            .on_conflict_do_nothing(
+                index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
+            )
+            .returning(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
+        )
+        for event_id, kind, first_of in connection.execute(statement):
+            claimed[(kind, first_of)] = int(event_id)
+    ids: list[int] = []
+    for row in rows:
+        key = (row["kind"], row["dedupe_key"])
+        if key in claimed and claimed[key] > 0:
+            ids.append(claimed[key])
+            claimed[key] = -claimed[key]  # taken: a later row with this key is a repeat
+            continue
+        repeat = {**row, "first_of": None}
+        ids.append(int(connection.execute(_EVENT_INSERT, repeat).scalar_one()))
+    return ids
+
+
+def sessions_for_checkouts(session: Session, checkouts: set[str]) -> dict[str, str]:
+    """Session ids by CheckoutRequestID, for those that have one."""
+    if not checkouts:
+        return {}
+    rows = session.connection().execute(
+        select(SESSIONS.c.checkout_request_id, SESSIONS.c.id).where(
+            SESSIONS.c.checkout_request_id.in_(sorted(checkouts))
+        )
+    )
+    return {str(checkout): str(sid) for checkout, sid in rows}
+
+
 def session_id_for_checkout(session: Session, checkout_request_id: str) -> str | None:
-    found = session.execute(
-        select(SESSIONS.c.id).where(SESSIONS.c.checkout_request_id == checkout_request_id)
-    ).scalar_one_or_none()
+    found = (
+        session.connection()
+        .execute(_SESSION_BY_CHECKOUT, {"checkout": checkout_request_id})
+        .scalar_one_or_none()
+    )
     return str(found) if found is not None else None
 
 

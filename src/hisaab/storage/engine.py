@@ -9,6 +9,7 @@ only a power cut or OS crash can lose the last commits, as SQLite documents for 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,60 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(full, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _queue_writers(engine)
         return engine
     return create_engine(full, pool_pre_ping=True, **kwargs)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
+# No longer than SQLite's own busy timeout: past it, a writer proceeds and SQLite decides.
+WRITER_WAIT_SECONDS = 5.0
+
+
+def _queue_writers(engine: Engine) -> None:
+    """Make the threads of one process take turns writing to SQLite, first come first served.
+
+    SQLite has one writer at a time; a connection that finds the file locked sleeps in its
+    busy handler (1 ms, growing to 100 ms between tries). Under a steady stream of writes
+    (callbacks a thousand a second) a sleeper can be overtaken again and again, and a worker
+    waited seconds. Here a thread about to write its transaction's first statement waits on a
+    lock that is handed over as soon as the writing transaction commits or rolls back. Other
+    processes still meet SQLite's busy handler, as before.
+    """
+    lock = threading.Lock()
+    holders: set[int] = set()
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def before_execute(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        key = id(conn.connection.dbapi_connection)
+        if key in holders or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        if lock.acquire(timeout=WRITER_WAIT_SECONDS):
+            holders.add(key)
+
+    def release(connection: Any) -> None:
+        # Called with the pool's proxy or the raw connection, depending on the caller.
+        key = id(getattr(connection, "dbapi_connection", None) or connection)
+        if key in holders:
+            holders.discard(key)
+            lock.release()
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            release(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            release(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    event.listen(engine, "before_cursor_execute", before_execute)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -30,14 +30,24 @@ Work = Callable[[Session], Any]
 
 
 class _Item(Generic[T]):
-    __slots__ = ("future", "loop", "work")
+    """One submission: `work(session)`, or `item` for a batch function `many` (keyed by it)."""
+
+    __slots__ = ("future", "item", "loop", "many", "work")
 
     def __init__(
-        self, work: Callable[[Session], T], loop: asyncio.AbstractEventLoop, future: Any
+        self,
+        work: Callable[[Session], T] | None,
+        loop: asyncio.AbstractEventLoop,
+        future: Any,
+        *,
+        item: Any = None,
+        many: Callable[[Session, list[Any]], list[T]] | None = None,
     ) -> None:
         self.work = work
         self.loop = loop
         self.future = future
+        self.item = item
+        self.many = many
 
 
 class GroupCommit:
@@ -66,6 +76,16 @@ class GroupCommit:
         """Run `work(session)` in the next group transaction; return its result once committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
+        return await self._enqueue(_Item(work, loop, future), future)
+
+    async def submit_many(self, item: Any, many: Callable[[Session, list[Any]], list[T]]) -> T:
+        """Pass `item` to `many(session, items)` together with the other items for `many` in
+        the same group transaction (one call, fewer statements); returns this item's result."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        return await self._enqueue(_Item(None, loop, future, item=item, many=many), future)
+
+    async def _enqueue(self, entry: _Item[Any], future: asyncio.Future[T]) -> T:
         with self._wake:
             if self._stopping:
                 raise RuntimeError("the group committer has stopped")
@@ -74,7 +94,7 @@ class GroupCommit:
                     target=self._run, name="hisaab-group-commit", daemon=True
                 )
                 self._thread.start()
-            self._items.append(_Item(work, loop, future))
+            self._items.append(entry)
             self._wake.notify()
         return await future
 
@@ -108,7 +128,7 @@ class GroupCommit:
     def _write(self, batch: list[_Item[Any]]) -> list[tuple[bool, Any]]:
         try:
             with self.sessions() as session, session.begin():
-                results = [(True, item.work(session)) for item in batch]
+                results = _run(session, batch)
             self.commits += 1
             self.written += len(batch)
             return results
@@ -117,6 +137,22 @@ class GroupCommit:
                 return [(False, exc)]
         # Something in the batch failed: nothing of it was kept. Run each piece on its own.
         return [outcome for item in batch for outcome in self._write([item])]
+
+
+def _run(session: Session, batch: list[_Item[Any]]) -> list[tuple[bool, Any]]:
+    """Each single piece of work in order; the items of each batch function in one call."""
+    results: list[tuple[bool, Any] | None] = [None] * len(batch)
+    groups: dict[Any, list[int]] = {}
+    for n, entry in enumerate(batch):
+        if entry.work is not None:
+            results[n] = (True, entry.work(session))
+        else:
+            groups.setdefault(entry.many, []).append(n)
+    for many, positions in groups.items():
+        answers = many(session, [batch[n].item for n in positions])
+        for n, answer in zip(positions, answers, strict=True):
+            results[n] = (True, answer)
+    return [r for r in results if r is not None]
 
 
 def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
