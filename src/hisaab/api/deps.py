@@ -54,7 +54,15 @@ def current_user(
     assert settings.jwt_secret is not None  # create_app refuses to start without one
     claims = verify_token(credentials.credentials, settings.jwt_secret.get_secret_value())
     user = session.get(User, claims.user_id)
-    if user is None or not user.is_active or user.role != claims.role:
+    # A token speaks for the user as they were when it was issued: a user since deactivated,
+    # given another role or moved to another merchant must log in again, or an old token
+    # would keep the old role's or the old merchant's access until it expires.
+    if (
+        user is None
+        or not user.is_active
+        or user.role != claims.role
+        or user.merchant_id != claims.merchant_id
+    ):
         raise Unauthenticated("the token's user no longer exists or has changed; log in again")
     return claims
 

@@ -12,9 +12,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hisaab.errors import HisaabError, InputError
+
+# What psycopg says when a text value holds NUL, which PostgreSQL's text types cannot store.
+_NUL_REFUSED = "cannot contain NUL (0x00) bytes"
 
 log = logging.getLogger("hisaab.api")
 
@@ -76,6 +80,20 @@ def install(app: FastAPI) -> None:
             request, code=codes.get(exc.status_code, "HTTP_ERROR"), message=str(exc.detail)
         )
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
+        """PostgreSQL refuses text holding NUL (U+0000): that is the caller's input, a 422."""
+        if _NUL_REFUSED not in str(exc.orig):
+            return await unexpected(request, exc)
+        params = [*request.path_params.items(), *request.query_params.items()]
+        where = next((name for name, value in params if "\x00" in str(value)), "body")
+        refusal = InputError(
+            "text with a NUL character (U+0000) cannot be stored",
+            column=where,
+            expected="text without NUL characters",
+        )
+        return await hisaab_error(request, refusal)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -29,8 +29,9 @@ from hisaab.recon import jobs as service
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
-# Ids are BIGINT: larger numbers are a 422, never an overflow in the database.
-JobId = Annotated[int, FastAPIPath(gt=0, le=2**63 - 1)]
+# Job ids are INTEGER (32-bit on PostgreSQL): larger numbers are a 422, never an overflow in
+# the database.
+JobId = Annotated[int, FastAPIPath(gt=0, le=2**31 - 1)]
 
 Writer = Annotated[Claims, Depends(require(RECONCILIATION_WRITE))]
 
