@@ -414,8 +414,8 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
 def doc_block(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         START,
-        f"Measured {time.strftime('%Y-%m-%d')} on {results[0]['machine']}, "
-        f"{platform.processor() or platform.machine()}, by `make bench-realtime` "
+        f"Measured {time.strftime('%Y-%m-%d')} on {cpu_model()}, {results[0]['machine']}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end, by `make bench-realtime` "
         f"(`benchmarks/bench_realtime.py --suite`): {args.rate:g} callbacks/s offered for "
         f"{args.seconds:g} s over HTTP by a separate load process against `hisaab serve`. "
         "PostgreSQL runs with its default crash-safe commit settings (fsync on, "
@@ -448,6 +448,14 @@ def doc_block(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         END,
     ]
     return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
 
 
 def write_docs(block: str) -> None:

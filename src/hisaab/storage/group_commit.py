@@ -99,13 +99,17 @@ class GroupCommit:
         return await future
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish what was submitted, then stop the writer thread."""
+        """Finish what was submitted, then stop the writer thread (a later submit restarts it)."""
         with self._wake:
             self._stopping = True
             self._wake.notify()
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
+        with self._wake:
+            if thread is None or not thread.is_alive():
+                self._thread = None
+                self._stopping = False
 
     def _run(self) -> None:
         while True:
