@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 config_app = typer.Typer(help="Show the effective settings.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -37,12 +35,11 @@ def show_command() -> None:
     """Print the effective settings (environment and .env), secrets masked."""
     from hisaab.config import get_settings
 
-    table = Table(title="Hisaab settings")
-    table.add_column("setting")
-    table.add_column("value")
-    for name, value in get_settings().shown().items():
-        table.add_row(name, "" if value is None else str(value))
-    Console().print(table)
+    # Plain `NAME = value` lines: never wrapped or cut, whatever the terminal, and easy to grep.
+    shown = get_settings().shown()
+    width = max(len(name) for name in shown)
+    for name, value in shown.items():
+        typer.echo(f"{name:<{width}} = {'' if value is None else value}")
 
 
 def serve_command(

@@ -246,16 +246,26 @@ class Subscriber:
 
     async def _pg_connect(self) -> psycopg.AsyncConnection[Any]:
         assert self.config.database_url is not None  # FanoutConfig checks it
-        conn = await psycopg.AsyncConnection.connect(
-            libpq_url(self.config.database_url),
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name="hisaab-fanout-listener",
-            keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=3,
+        connecting = asyncio.ensure_future(
+            psycopg.AsyncConnection.connect(
+                libpq_url(self.config.database_url),
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name="hisaab-fanout-listener",
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=5,
+                keepalives_count=3,
+            )
         )
+        try:
+            conn = await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            # Stopped while connecting: let the connection finish, then close it, so no
+            # half-made connection is left to the garbage collector.
+            with contextlib.suppress(Exception):
+                await (await connecting).close()
+            raise
         try:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.config.pg_channel)))
         except BaseException:
