@@ -18,7 +18,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hisaab.realtime.rules import SEVERITY_RANK, Decision, Evidence, Issue, SessionView
-from hisaab.storage.models import utcnow
 from hisaab.storage.realtime_models import (
     MpesaEvent,
     PaymentSession,
@@ -208,18 +207,7 @@ def load_session(session: Session, session_id: str, *, lock: bool = False) -> Se
     if lock:
         query = query.with_for_update()  # rendered on PostgreSQL only
     row = session.execute(query).mappings().one_or_none()
-    if row is None:
-        return None
-    return SessionView(
-        id=row["id"],
-        amount_minor=row["amount_minor"],
-        currency=row["currency"],
-        phone=row["phone"],
-        status=row["status"],
-        created_at=_aware(row["created_at"]),
-        initiated_at=_aware(row["initiated_at"]),
-        checkout_request_id=row["checkout_request_id"],
-    )
+    return view_of(dict(row)) if row is not None else None
 
 
 def view_of(row: Mapping[str, Any]) -> SessionView:
@@ -379,110 +367,6 @@ def _aware(value: dt.datetime | None) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def load_evidence(session: Session, view: SessionView) -> list[Evidence]:
-    about = EVENTS.c.session_id == view.id
-    if view.checkout_request_id:
-        about = or_(about, EVENTS.c.checkout_request_id == view.checkout_request_id)
-    rows = session.execute(
-        select(
-            EVENTS.c.id,
-            EVENTS.c.kind,
-            EVENTS.c.received_at,
-            EVENTS.c.authenticated,
-            EVENTS.c.dedupe_key,
-            EVENTS.c.first_of,
-            EVENTS.c.result_code,
-            EVENTS.c.amount_minor,
-            EVENTS.c.receipt,
-            EVENTS.c.phone,
-        )
-        .where(about)
-        .order_by(EVENTS.c.id)
-    ).all()
-    return [
-        Evidence(
-            id=r.id,
-            kind=r.kind,
-            received_at=_aware(r.received_at),
-            authenticated=bool(r.authenticated),
-            repeat=r.dedupe_key is not None and r.first_of is None,
-            result_code=r.result_code,
-            amount_minor=r.amount_minor,
-            receipt=r.receipt,
-            phone=r.phone,
-        )
-        for r in rows
-    ]
-
-
-def sessions_sharing_receipt(session: Session, receipt: str, session_id: str) -> list[str]:
-    rows = session.execute(
-        select(EVENTS.c.session_id)
-        .where(
-            EVENTS.c.receipt == receipt,
-            EVENTS.c.authenticated.is_(True),
-            EVENTS.c.session_id.isnot(None),
-            EVENTS.c.session_id != session_id,
-        )
-        .distinct()
-    ).scalars()
-    return [str(r) for r in rows]
-
-
-def save_outcome(
-    session: Session,
-    view: SessionView,
-    *,
-    status: str,
-    result_status: str,
-    receipt: str | None,
-    paid_amount_minor: int | None,
-    result_code: str | None,
-    now: dt.datetime,
-) -> None:
-    values: dict[str, Any] = {
-        "status": status,
-        "reconciliation_status": result_status,
-        "reconciled_at": now,
-        "updated_at": now,
-    }
-    if receipt is not None:
-        values["mpesa_receipt"] = receipt
-        values["paid_amount_minor"] = paid_amount_minor
-    if result_code is not None:
-        values["result_code"] = result_code
-    session.execute(update(SESSIONS).where(SESSIONS.c.id == view.id).values(values))
-
-
-def add_result(
-    session: Session,
-    *,
-    session_id: str,
-    status: str,
-    trigger: str,
-    issues: Sequence[Issue],
-    event_received_at: dt.datetime | None,
-    now: dt.datetime,
-) -> int:
-    processing_us = None
-    if event_received_at is not None:
-        processing_us = max(0, int((now - event_received_at) / dt.timedelta(microseconds=1)))
-    result_id = session.execute(
-        insert(RESULTS)
-        .values(
-            session_id=session_id,
-            status=status,
-            trigger=trigger[:64],
-            issues=json.dumps([i.as_dict() for i in issues], separators=(",", ":")),
-            processing_us=processing_us,
-            event_received_at=event_received_at,
-            created_at=now,
-        )
-        .returning(RESULTS.c.id)
-    ).scalar_one()
-    return int(result_id)
-
-
 def note_discrepancy(
     session: Session, *, subject: str, session_id: str | None, issue: Issue, now: dt.datetime
 ) -> bool:
@@ -547,7 +431,3 @@ def stuck_sessions(
         .limit(limit)
     ).all()
     return [(r.id, r.checkout_request_id) for r in rows]
-
-
-def now() -> dt.datetime:
-    return utcnow()
