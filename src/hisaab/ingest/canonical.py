@@ -9,7 +9,8 @@ values (signs, padding, lower-case codes) and otherwise names the physical line 
 from __future__ import annotations
 
 import csv
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from hisaab.errors import FormatError
 from hisaab.ingest.records import (
     CANONICAL_COLUMNS,
+    CANONICAL_SCHEMA,
     REQUIRED_COLUMNS,
     NormalizedFile,
     conform,
@@ -50,7 +51,8 @@ def read_canonical(
     """
     path = Path(path)
     _check_readable(path)
-    digest = file_sha256(path)
+    # hashlib releases the GIL, so the file is hashed while the readers parse it.
+    digest = _Background(file_sha256, path)
     if path.suffix.lower() == ".parquet":
         table = _convert(_read_parquet(path), path, source, first_line=1)
     else:
@@ -60,8 +62,30 @@ def read_canonical(
     if fingerprints:
         table = finalize(table)
     return NormalizedFile(
-        table=table, source_file=str(path), file_sha256=digest, template="canonical"
+        table=table, source_file=str(path), file_sha256=digest.result(), template="canonical"
     )
+
+
+class _Background:
+    """A call running in a thread; `result()` waits for it and returns or raises what it did."""
+
+    def __init__(self, fn: Callable[[Path], str], path: Path) -> None:
+        self._value = ""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, path), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[Path], str], path: Path) -> None:
+        try:
+            self._value = fn(path)
+        except BaseException as exc:  # re-raised in the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _check_readable(path: Path) -> None:
@@ -144,6 +168,14 @@ def _read_csv_fast(
     columns["source_line"] = (
         pc.fill_null(raw.column("source_line"), line) if "source_line" in known else line
     )
+    # The columns the file lacks share one null array per type: each fresh million-row array
+    # costs tens of milliseconds of page faults, and callers drop most of them anyway.
+    nulls: dict[pa.DataType, pa.Array] = {}
+    for fld in CANONICAL_SCHEMA:
+        if fld.name not in columns:
+            if fld.type not in nulls:
+                nulls[fld.type] = pa.nulls(n, fld.type)
+            columns[fld.name] = nulls[fld.type]
     return conform(pa.table(columns))
 
 
@@ -238,6 +270,8 @@ def _locate_csv_problem(path: Path, header: list[str], arrow_message: str) -> Fo
 
 
 def _read_parquet(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq  # here, not at the top: CSV-only runs start faster
+
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
