@@ -261,3 +261,33 @@ def test_summary_counts_amounts_by_stage_and_category(run: Run) -> None:
         "amount_minor": 10_000,
     }
     assert out.summary["ruleset"]["version"] == "seed-1"
+
+
+def test_an_rrn_padded_with_spaces_matches_like_a_clean_one(run: Run) -> None:
+    # Some bank exports pad references, with plain or non-breaking spaces.
+    out = run(
+        [pg("pay_1", "850.00", utr=f" {RRN}\u00a0", merchant_ref="  ")],
+        [bank("b1", "850.00", utr=f"{RRN}  ", merchant_ref="\u3000")],
+    )
+    match = out.match_of("pay_1")
+    assert (match["bank_record_id"], match["status"], match["stage"]) == ("b1", "auto", "utr_exact")
+    # Blank merchant references are absent, not equal: the same 0.7742 as without them.
+    assert match["confidence"] == Decimal("0.7742")
+    assert match["score_merchant_ref"] == 0
+    assert out.exceptions == []
+
+
+def test_blank_rrns_do_not_link_a_payment_to_a_credit(run: Run) -> None:
+    out = run([pg("pay_1", "850.00", utr="   ")], [bank("b1", "900.00", utr=" ")])
+    assert out.matches == []
+    assert (out.category("pay_1"), out.category("b1")) == ("UNMATCHED_PG", "UNMATCHED_BANK")
+
+
+def test_an_order_id_in_devanagari_links_like_any_other_reference(run: Run) -> None:
+    out = run(
+        [pg("pay_1", "2500.00", merchant_ref="ऑर्डर-४२")],
+        [bank("b1", "2500.00", merchant_ref="ऑर्डर-४२\u2003")],
+    )
+    match = out.match_of("b1")
+    assert (match["pg_record_id"], match["stage"]) == ("pay_1", "merchant_ref")
+    assert match["score_merchant_ref"] == Decimal("0.7")

@@ -180,9 +180,14 @@ class ReconResult:
         }
 
     def write_tables(self, out_dir: Path, fmt: OutputFormat = "csv") -> None:
-        """Write matches and exceptions (CSV or Parquet) into `out_dir`."""
-        self.db.copy(MATCHES_SQL, out_dir / f"matches.{fmt}", fmt)
-        self.db.copy(EXCEPTIONS_SQL, out_dir / f"exceptions.{fmt}", fmt)
+        """Write matches and exceptions (CSV or Parquet) into `out_dir`, both at once."""
+        self.db.copy_many(
+            [
+                (MATCHES_SQL, out_dir / f"matches.{fmt}"),
+                (EXCEPTIONS_SQL, out_dir / f"exceptions.{fmt}"),
+            ],
+            fmt,
+        )
 
     def close(self) -> None:
         self.db.close()

@@ -417,12 +417,17 @@ def _record_overloaded(db: Backend) -> None:
     )
 
 
-def drop_relation(db: Backend, name: str) -> None:
-    """Drop a view or table of that name, whichever it is (DuckDB wants the kind named)."""
-    is_view = db.rows(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]
-    )[0][0]
-    db.execute(f"DROP {'VIEW' if is_view else 'TABLE'} IF EXISTS {name}")
+def drop_relation(db: Backend, *names: str) -> None:
+    """Drop views or tables of these names, whichever each is (DuckDB wants the kind named)."""
+    views = {
+        row[0]
+        for row in db.rows(
+            "SELECT view_name FROM duckdb_views() WHERE list_contains(?, view_name)"
+            " AND NOT internal",
+            [list(names)],
+        )
+    }
+    db.execute("; ".join(f"DROP {'VIEW' if n in views else 'TABLE'} IF EXISTS {n}" for n in names))
 
 
 def mark_taken(db: Backend) -> None:
@@ -445,5 +450,4 @@ def mark_taken(db: Backend) -> None:
         drop_relation(db, f"{side}_free")
         db.execute(f"ALTER TABLE {side}_left RENAME TO {side}_free")
     # What a stage worked with is recorded now: free its memory before the next one.
-    for name in ("accepted", "fast", "live", "tied", "picked", "pick", "cand", "decided"):
-        drop_relation(db, name)
+    drop_relation(db, "accepted", "fast", "live", "tied", "picked", "pick", "cand", "decided")

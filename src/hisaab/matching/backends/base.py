@@ -1,4 +1,4 @@
-"""The execution interface the engine needs from a SQL backend (six methods and a close)."""
+"""The execution interface the engine needs from a SQL backend (seven methods and a close)."""
 
 from __future__ import annotations
 
@@ -31,5 +31,12 @@ class Backend(Protocol):
 
     def copy(self, sql: str, path: Path, fmt: OutputFormat) -> None:
         """Write a query's result to a CSV (with header) or Parquet file."""
+
+    def copy_many(self, jobs: Sequence[tuple[str, Path]], fmt: OutputFormat) -> None:
+        """Write several queries' results at once, as `copy` does for one.
+
+        The first query may read anything `copy` can; the others may run on connections of
+        their own, so they read only permanent tables (no temporary tables, no variables).
+        """
 
     def close(self) -> None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,10 +59,48 @@ class DuckDBBackend:
         return self.con.sql(sql, params=list(params) or None).to_arrow_table()
 
     def copy(self, sql: str, path: Path, fmt: OutputFormat) -> None:
-        options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
-        target = str(path).replace("'", "''")
-        self.con.execute(f"COPY ({sql}) TO '{target}' ({options})")
+        _copy(self.con, sql, path, fmt)
+
+    def copy_many(self, jobs: Sequence[tuple[str, Path]], fmt: OutputFormat) -> None:
+        # A sort or a writer's flush leaves a core idle; a second query on its own connection
+        # (same database) fills it: the smaller results are written while the largest is.
+        errors: list[BaseException] = []
+        threads = []
+        for sql, path in jobs[1:]:
+            cursor = self.con.cursor()
+            thread = threading.Thread(target=_copy_closing, args=(cursor, sql, path, fmt, errors))
+            thread.start()
+            threads.append(thread)
+        try:
+            for sql, path in jobs[:1]:
+                _copy(self.con, sql, path, fmt)
+        finally:
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
 
     def close(self) -> None:
         self.con.close()
         shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: OutputFormat) -> None:
+    options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
+    target = str(path).replace("'", "''")
+    con.execute(f"COPY ({sql}) TO '{target}' ({options})")
+
+
+def _copy_closing(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    path: Path,
+    fmt: OutputFormat,
+    errors: list[BaseException],
+) -> None:
+    try:
+        _copy(con, sql, path, fmt)
+    except BaseException as exc:  # raised again by copy_many, in the caller's thread
+        errors.append(exc)
+    finally:
+        con.close()
