@@ -136,6 +136,11 @@ class RateLimited(HisaabError):
     http_status = 429
 
 
+class PayloadTooLarge(HisaabError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
 class NotYetImplemented(HisaabError):
     """A capability that is declared but not built yet: never a fake result."""
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,16 +13,15 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from hisaab import __version__
-from hisaab.api import errors
+from hisaab.api import callback_path, errors
+from hisaab.api.context import RequestContext
 from hisaab.api.ratelimit import make_limiter
 from hisaab.api.routes import auth, exceptions, health, jobs, mpesa, overview, realtime
 from hisaab.config import Settings, get_settings
 from hisaab.errors import InputError
-from hisaab.logs import request_id_var
 from hisaab.overview.cache import make_cache
 from hisaab.pubsub import FanoutConfig, FanoutError, Hub, Subscriber
 from hisaab.pubsub import configure as configure_publisher
@@ -33,7 +30,6 @@ from hisaab.storage.engine import make_engine
 from hisaab.storage.group_commit import GroupCommit
 from hisaab.storage.models import utcnow
 
-REQUEST_ID_HEADER = "X-Request-ID"
 logger = logging.getLogger("hisaab.api")
 
 
@@ -44,7 +40,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             "HISAAB_JWT_SECRET is not set (or shorter than 32 characters, RFC 7518 3.2)",
             expected="a long random secret, e.g. from `openssl rand -hex 32`",
         )
-    app = FastAPI(title="Hisaab", version=__version__, docs_url="/docs", lifespan=_lifespan)
+    app = HisaabAPI(title="Hisaab", version=__version__, docs_url="/docs", lifespan=_lifespan)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.sessions = sessionmaker(app.state.engine, expire_on_commit=False)
@@ -60,6 +56,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         "hisaab_http_request_seconds", "HTTP request latency", ["route"], registry=registry
     )
 
+    app.state.http_metrics = (requests, latency)
     app.add_middleware(RequestContext, requests=requests, latency=latency)
     errors.install(app)
     app.include_router(health.router)
@@ -82,45 +79,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return app
 
 
-class RequestContext:
-    """Gives every HTTP request an id (echoed as X-Request-ID, set on its log lines) and
-    counts it in the metrics. Plain ASGI rather than BaseHTTPMiddleware, which costs an extra
-    task and body stream per request on the callback path."""
-
-    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
-        self.app = app
-        self.requests = requests
-        self.latency = latency
+class HisaabAPI(FastAPI):
+    """The FastAPI application, with the STK callback hot path served ahead of its stack."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if callback_path.wants(scope) and await callback_path.handle(self, scope, receive, send):
             return
-        given = ""
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                given = value.decode("latin-1")
-                break
-        request_id = given if 0 < len(given) <= 128 else f"req_{os.urandom(16).hex()}"
-        scope.setdefault("state", {})["request_id"] = request_id
-        request_id_var.set(request_id)  # each request runs in its own context
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers[REQUEST_ID_HEADER] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(route).observe(time.perf_counter() - started)
+        await super().__call__(scope, receive, send)
 
 
 def _wake(app: FastAPI) -> None:
