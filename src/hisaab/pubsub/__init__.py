@@ -13,6 +13,7 @@ Live delivery is at-most-once: what is sent while a subscriber or a client is di
 not replayed, and clients refetch state when they (re)connect. See docs/realtime-fanout.md.
 """
 
+from hisaab.backoff import Backoff
 from hisaab.pubsub.config import FanoutConfig, Transport
 from hisaab.pubsub.hub import Client, Hub
 from hisaab.pubsub.local import LocalBus, local_bus
@@ -22,9 +23,10 @@ from hisaab.pubsub.publisher import (
     configure,
     get_publisher,
     publish,
+    publish_many,
     publish_now,
 )
-from hisaab.pubsub.subscriber import Backoff, Subscriber
+from hisaab.pubsub.subscriber import Subscriber
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -42,5 +44,6 @@ __all__ = [
     "get_publisher",
     "local_bus",
     "publish",
+    "publish_many",
     "publish_now",
 ]

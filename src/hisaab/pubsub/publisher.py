@@ -31,7 +31,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -50,6 +50,9 @@ from hisaab.pubsub.messages import FanoutError, encode
 logger = logging.getLogger("hisaab.pubsub")
 
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+# Many notifications in one round trip, in array order (a function scan yields its rows in
+# order); the text is fixed, so PostgreSQL prepares it once.
+_NOTIFY_MANY = text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
 _PENDING = "hisaab.pubsub.pending"  # key in Session.info
 REDIS_TIMEOUT_SECONDS = 1.0
 REDIS_PAUSE_SECONDS = 1.0  # after a failed PUBLISH, drop messages this long without trying
@@ -78,21 +81,31 @@ class Publisher:
 
     def publish(self, session: Session, message: Mapping[str, Any]) -> None:
         """Send `message` if and when the transaction of `session` commits."""
-        payload = encode(message)
+        self.publish_many(session, [message])
+
+    def publish_many(self, session: Session, messages: Sequence[Mapping[str, Any]]) -> None:
+        """`publish` for each message, in order; one statement on PostgreSQL."""
+        payloads = [encode(message) for message in messages]
+        if not payloads:
+            return
         if self.config.transport is Transport.POSTGRES:
             dialect = session.get_bind().dialect.name
             if dialect != "postgresql":
                 raise FanoutError(
                     f"postgres fan-out needs a PostgreSQL session; this one is on {dialect}"
                 )
-            session.execute(_NOTIFY, {"channel": self.config.pg_channel, "payload": payload})
+            channel = self.config.pg_channel
+            if len(payloads) == 1:
+                session.execute(_NOTIFY, {"channel": channel, "payload": payloads[0]})
+            else:
+                session.execute(_NOTIFY_MANY, {"channel": channel, "payloads": payloads})
             return
         _install_session_hooks()
         transaction = (
             session.get_nested_transaction() or session.get_transaction() or session.begin()
         )
         pending: Pending = session.info.setdefault(_PENDING, {})
-        pending.setdefault(transaction, []).append((self, payload))
+        pending.setdefault(transaction, []).extend((self, payload) for payload in payloads)
 
     def _send_committed(self, payloads: list[str]) -> None:
         """Deliver what a committed transaction published (Redis and in-process only)."""
@@ -294,6 +307,11 @@ def get_publisher() -> Publisher:
 def publish(session: Session, message: Mapping[str, Any]) -> None:
     """Send `message` to every subscriber if and when the transaction of `session` commits."""
     get_publisher().publish(session, message)
+
+
+def publish_many(session: Session, messages: Sequence[Mapping[str, Any]]) -> None:
+    """`publish` for each message, in order (one round trip on PostgreSQL)."""
+    get_publisher().publish_many(session, messages)
 
 
 async def publish_now(message: Mapping[str, Any]) -> None:

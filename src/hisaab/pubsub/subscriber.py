@@ -25,10 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 import psycopg
@@ -39,6 +37,7 @@ from psycopg import sql
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from hisaab.backoff import Backoff
 from hisaab.pubsub.config import FanoutConfig, Transport, libpq_url
 from hisaab.pubsub.local import LocalBus, local_bus
 from hisaab.pubsub.messages import FanoutError, decode
@@ -49,20 +48,6 @@ logger = logging.getLogger("hisaab.pubsub")
 MessageHandler = Callable[[dict[str, Any]], None]
 ReconnectHandler = Callable[[], None]
 CONNECT_TIMEOUT_SECONDS = 5
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delays between reconnection attempts: first, doubling up to most, each times 0.5-1.0."""
-
-    first: float = 0.1
-    most: float = 5.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.first
-        while True:
-            yield delay * random.uniform(0.5, 1.0)
-            delay = min(delay * 2, self.most)
 
 
 _END: Any = object()  # tells iterators the subscriber stopped

@@ -24,6 +24,7 @@ from hisaab.storage.realtime_models import (
     RealtimeDiscrepancy,
     RealtimeResult,
 )
+from hisaab.storage.sql import one_of
 
 EVENTS = cast(Table, MpesaEvent.__table__)
 SESSIONS = cast(Table, PaymentSession.__table__)
@@ -102,6 +103,39 @@ def _first_event_insert(dialect: str) -> Any:
     ).returning(EVENTS.c.id)
 
 
+_EVENT_COLUMNS = (
+    "kind",
+    "payload",
+    "received_at",
+    "dedupe_key",
+    "first_of",
+    "session_id",
+    "checkout_request_id",
+    "receipt",
+    "result_code",
+    "amount_minor",
+    "phone",
+    "authenticated",
+    "note",
+)
+_PG_FIRST_EVENTS = (
+    postgresql.insert(EVENTS)
+    .from_select(
+        list(_EVENT_COLUMNS),
+        select(
+            *(
+                func.unnest(bindparam(c, type_=postgresql.ARRAY(EVENTS.c[c].type))).label(c)
+                for c in _EVENT_COLUMNS
+            )
+        ),
+    )
+    .on_conflict_do_nothing(
+        index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
+    )
+    .returning(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
+)
+
+
 def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Keep many events (see `record_event`), in order; their ids, in the same order.
 
@@ -120,15 +154,23 @@ def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
             seen.add(key)
             firsts.append(row)
     if firsts:
-        statement = (
-            _dialect_insert(session, EVENTS)
-            .values(firsts)
-            .on_conflict_do_nothing(
-                index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
+        if connection.dialect.name == "postgresql":
+            # One array per column: a statement of fixed text, which PostgreSQL prepares once
+            # (a multi-row VALUES is new text at every batch size, parsed every time).
+            found = connection.execute(
+                _PG_FIRST_EVENTS, {c: [row[c] for row in firsts] for c in _EVENT_COLUMNS}
             )
-            .returning(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
-        )
-        for event_id, kind, first_of in connection.execute(statement):
+        else:
+            found = connection.execute(
+                sqlite.insert(EVENTS)
+                .values(firsts)
+                .on_conflict_do_nothing(
+                    index_elements=["kind", "first_of"],
+                    index_where=EVENTS.c.first_of.isnot(None),
+                )
+                .returning(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
+            )
+        for event_id, kind, first_of in found:
             claimed[(kind, first_of)] = int(event_id)
     ids: list[int] = []
     for row in rows:
@@ -148,7 +190,7 @@ def sessions_for_checkouts(session: Session, checkouts: set[str]) -> dict[str, s
         return {}
     rows = session.connection().execute(
         select(SESSIONS.c.checkout_request_id, SESSIONS.c.id).where(
-            SESSIONS.c.checkout_request_id.in_(sorted(checkouts))
+            one_of(SESSIONS.c.checkout_request_id, sorted(checkouts), session)
         )
     )
     return {str(checkout): str(sid) for checkout, sid in rows}
@@ -229,7 +271,7 @@ def load_sessions(
     """Sessions by id (missing ids are absent); locked in id order on PostgreSQL."""
     if not ids:
         return {}
-    query = select(SESSIONS).where(SESSIONS.c.id.in_(list(ids))).order_by(SESSIONS.c.id)
+    query = select(SESSIONS).where(one_of(SESSIONS.c.id, ids, session)).order_by(SESSIONS.c.id)
     if lock:
         query = query.with_for_update()
     return {row["id"]: dict(row) for row in session.execute(query).mappings()}
@@ -241,9 +283,9 @@ def load_evidence_many(session: Session, views: Sequence[SessionView]) -> dict[s
     if not views:
         return found
     by_checkout = {v.checkout_request_id: v.id for v in views if v.checkout_request_id}
-    about: ColumnElement[bool] = EVENTS.c.session_id.in_(list(found))
+    about: ColumnElement[bool] = one_of(EVENTS.c.session_id, list(found), session)
     if by_checkout:
-        about = or_(about, EVENTS.c.checkout_request_id.in_(list(by_checkout)))
+        about = or_(about, one_of(EVENTS.c.checkout_request_id, list(by_checkout), session))
     rows = session.execute(
         select(
             EVENTS.c.id,
@@ -289,7 +331,7 @@ def sessions_by_receipt(session: Session, receipts: set[str]) -> dict[str, set[s
     rows = session.execute(
         select(EVENTS.c.receipt, EVENTS.c.session_id)
         .where(
-            EVENTS.c.receipt.in_(sorted(receipts)),
+            one_of(EVENTS.c.receipt, sorted(receipts), session),
             EVENTS.c.authenticated.is_(True),
             EVENTS.c.session_id.isnot(None),
         )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hisaab.alerts.message import Alert, Issue
 from hisaab.money import Money
 from hisaab.mpesa.phones import mask_phone
-from hisaab.pubsub import publish
+from hisaab.pubsub import publish, publish_many
 from hisaab.queue.jobs import enqueue
 from hisaab.realtime import repository as repo
 from hisaab.realtime import rules
@@ -108,12 +108,13 @@ def reconcile_sessions(
         now,
     )
     outcomes: list[Outcome] = []
+    announcements: list[dict[str, Any]] = []  # published together, in order, at the end
     for sid in ids:
         request = requests[sid]
         if sid not in views:
             message = _message(sid, "failed", None, request.trigger, now, request.event_received_at)
             message["error"] = f"no payment session {sid!r}"
-            publish(db, {"type": "reconciliation_result", "data": message})
+            announcements.append({"type": "reconciliation_result", "data": message})
             outcomes.append(Outcome(sid, "failed", message))
             continue
         decision = decisions[sid]
@@ -134,12 +135,13 @@ def reconcile_sessions(
             sid, decision.result_status, row, request.trigger, now, request.event_received_at
         )
         message["issues"] = [i.as_dict() for i in decision.issues]
-        publish(db, {"type": "reconciliation_result", "data": message})
+        announcements.append({"type": "reconciliation_result", "data": message})
         for issue in new:
-            publish(db, discrepancy_alert(sid, issue, now))
+            announcements.append(discrepancy_alert(sid, issue, now))
             if issue.severity == "high":
                 enqueue(db, ALERT_JOB, {"alert": _alert(row, issue, now).to_payload()})
         outcomes.append(Outcome(sid, decision.result_status, message, new))
+    publish_many(db, announcements)
     return outcomes
 
 
