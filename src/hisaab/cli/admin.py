@@ -170,6 +170,7 @@ def worker_command(
     from hisaab.logs import configure_logging
     from hisaab.queue.jobs import BATCH_HANDLERS
     from hisaab.queue.retry import RetryPolicy
+    from hisaab.queue.wakeup import WakeupListener
     from hisaab.queue.worker import Worker, load_handlers
     from hisaab.realtime.jobs import STUCK_CHECK_JOB, ensure_periodic_check
     from hisaab.storage.engine import make_engine
@@ -198,6 +199,7 @@ def worker_command(
             expected="some of " + ", ".join(sorted(handlers)),
         )
     engine = make_engine(url)
+    listener: WakeupListener | None = None
     try:
         sessions = sessionmaker(engine)
         worker = Worker(
@@ -213,7 +215,15 @@ def worker_command(
         if chosen is None or STUCK_CHECK_JOB in chosen:
             with sessions.begin() as session:
                 ensure_periodic_check(session)
+        if engine.dialect.name == "postgresql" and not once:
+            # Jobs enqueued on PostgreSQL NOTIFY at commit: wake at once instead of polling.
+            listener = WakeupListener(
+                url, worker.wake, kinds=worker.kinds, on_live=worker.set_listening
+            )
+            listener.start()
         worker.handle_signals()
         worker.run(once=once)
     finally:
+        if listener is not None:
+            listener.stop()
         engine.dispose()

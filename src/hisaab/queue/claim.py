@@ -5,11 +5,12 @@ its lock is older than the visibility timeout: the worker that took it died (SIG
 host) or overran, and the job comes back. Claiming sets `running`, `locked_by`, `locked_at`
 and counts the attempt, then commits, so the claim survives whatever happens to the worker.
 
-PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1` then `UPDATE ... WHERE id = :id`, in
-one transaction; concurrent claimers skip each other's rows instead of waiting on them.
-SQLite: one `UPDATE ... WHERE id = (SELECT ... LIMIT 1) RETURNING ...` statement; SQLite runs
+PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED LIMIT n` then `UPDATE ... WHERE id = ANY(:ids)`,
+in one transaction; concurrent claimers skip each other's rows instead of waiting on them.
+SQLite: one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING ...` statement; SQLite runs
 one writer at a time (make_engine sets WAL and a busy timeout), so the statement is atomic.
-On both, the same transaction first fails abandoned jobs that have used all their attempts.
+On both, the same transaction first fails abandoned jobs that have used all their attempts
+(unless the caller asks not to sweep this time).
 
 Times are the worker's clock in UTC, so the hosts of a deployment need synchronised clocks.
 """
@@ -24,8 +25,10 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, up
 from sqlalchemy.orm import Session
 
 from hisaab.storage.models import QueueJob, utcnow
+from hisaab.storage.sql import is_postgres, one_of
 
 SessionFactory = Callable[[], Session]
+JOBS = QueueJob.__table__
 
 DEFAULT_VISIBILITY_TIMEOUT = dt.timedelta(minutes=15)
 DEFAULT_MAX_ATTEMPTS = 5
@@ -79,8 +82,13 @@ def claim_many(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: dt.datetime | None = None,
     kinds: Sequence[str] | None = None,
+    sweep: bool = True,
 ) -> list[ClaimedJob]:
-    """Take up to `limit` due jobs, oldest first, in one committed claim (see `claim`)."""
+    """Take up to `limit` due jobs, oldest first, in one committed claim (see `claim`).
+
+    `sweep=False` skips failing abandoned jobs that have used every attempt: a worker that
+    claims many times a second sweeps once per poll interval, not on every claim.
+    """
     if limit < 1:
         raise ValueError("limit must be at least 1")
     at = now or utcnow()
@@ -96,13 +104,16 @@ def claim_many(
     if kinds is not None:
         due = and_(QueueJob.kind.in_(list(kinds)), due)
     with session_factory() as session, session.begin():
-        _fail_exhausted(session, stale_before, max_attempts)
+        if sweep:
+            _fail_exhausted(session, stale_before, max_attempts)
         pick = select(QueueJob.id).where(due).order_by(QueueJob.run_after, QueueJob.id)
-        if session.get_bind().dialect.name == "postgresql":
-            ids = list(session.scalars(pick.limit(limit).with_for_update(skip_locked=True)).all())
+        if is_postgres(session):
+            # The ids first, then the UPDATE by primary key: as one statement (id IN (SELECT
+            # ...)), PostgreSQL plans a hash semi-join over the whole table, which grows.
+            ids = list(session.scalars(pick.limit(limit).with_for_update(skip_locked=True)))
             if not ids:
                 return []
-            chosen: ColumnElement[bool] = QueueJob.id.in_(ids)
+            chosen = one_of(JOBS.c.id, ids, session)
         else:
             # One UPDATE ... WHERE id IN (SELECT ...) statement: SQLite's single writer makes it
             # atomic, so no two workers can pick the same rows.

@@ -4,6 +4,13 @@ A job is a row written in the caller's transaction, so it exists exactly when th
 caused it commits: nothing is pushed anywhere after the commit, and a crash in between loses
 nothing. Workers (hisaab.queue.worker) claim, run and complete jobs.
 
+On PostgreSQL the same transaction also sends `NOTIFY hisaab_jobs` with the job's kind as the
+payload: PostgreSQL delivers it at commit (exactly when the jobs become visible), never for a
+transaction or savepoint that rolls back, and once per transaction for identical payloads, so
+a batch of 200 enqueues costs one notification. A worker's listener (hisaab.queue.wakeup) turns
+it into an immediate look at the queue. It is only a hint: the table is the truth, and workers
+still poll. SQLite has no NOTIFY; its workers poll (and in-process ones are woken directly).
+
 A handler is `handler(session, payload)`: it runs in the transaction that marks its job done,
 so what it writes through `session` commits exactly once with that mark.
 """
@@ -16,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, func, insert, text
 from sqlalchemy.orm import Session
 
 from hisaab.storage.models import QueueJob, utcnow
@@ -30,6 +37,8 @@ HANDLERS: dict[str, Handler] = {}
 BATCH_HANDLERS: dict[str, BatchHandler] = {}
 # Modules that register handlers when imported; a worker imports them all before it starts.
 HANDLER_MODULES = ("hisaab.recon.match_job", "hisaab.realtime.jobs")
+# The PostgreSQL channel that tells listening workers a job was enqueued; payload: its kind.
+WAKE_CHANNEL = "hisaab_jobs"
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -70,6 +79,7 @@ def enqueue(
     """Add a job in the caller's transaction; it becomes visible to workers when that commits.
 
     One INSERT statement (no ORM unit of work): real-time intake enqueues once per callback.
+    On PostgreSQL the INSERT also sends the wake-up notification, in the same round trip.
     """
     at = run_after or utcnow()
     values = {
@@ -80,18 +90,51 @@ def enqueue(
         "run_after": at,
         "created_at": utcnow(),
     }
-    job_id = session.connection().execute(_INSERT, values).scalar_one()
+    connection = session.connection()
+    statement = _INSERT_AND_NOTIFY if _notifies(connection) else _INSERT
+    job_id = connection.execute(statement, values).scalar_one()  # the id, first column
     return Enqueued(int(job_id), kind, at)
 
 
 _INSERT = insert(QueueJob).returning(QueueJob.id)
+# pg_notify in RETURNING runs once per inserted row (here: one), so the notification costs no
+# extra round trip on the path that enqueues once per callback.
+_INSERT_AND_NOTIFY = insert(QueueJob).returning(
+    QueueJob.id, func.pg_notify(WAKE_CHANNEL, QueueJob.kind)
+)
+# PostgreSQL: the batch as one array parameter and the wake-up in the same statement, so
+# the text is fixed (prepared once) and the batch costs one round trip whatever its size.
+_PG_INSERT_MANY_AND_NOTIFY = text(
+    """
+    WITH added AS (
+        INSERT INTO queue_jobs (kind, payload, status, attempts, run_after, created_at)
+        SELECT :kind, payload, 'queued', 0, :now, :now
+        FROM unnest(CAST(:payloads AS text[])) AS payload
+    )
+    SELECT pg_notify(:channel, :kind)
+    """
+)
+
+
+def _notifies(connection: Connection) -> bool:
+    """Whether this database takes NOTIFY (PostgreSQL); SQLite workers poll instead."""
+    return connection.dialect.name == "postgresql"
 
 
 def enqueue_many(session: Session, kind: str, payloads: Sequence[Mapping[str, Any]]) -> None:
-    """Add many jobs of one kind in the caller's transaction, with one statement."""
+    """Add many jobs of one kind in the caller's transaction, with one statement (on
+    PostgreSQL, the same statement also sends the wake-up notification, once for the batch)."""
     if not payloads:
         return
     now = utcnow()
+    connection = session.connection()
+    if _notifies(connection):
+        texts = [json.dumps(dict(payload), sort_keys=True, default=str) for payload in payloads]
+        connection.execute(
+            _PG_INSERT_MANY_AND_NOTIFY,
+            {"kind": kind, "payloads": texts, "now": now, "channel": WAKE_CHANNEL},
+        )
+        return
     rows = [
         {
             "kind": kind,
@@ -103,4 +146,4 @@ def enqueue_many(session: Session, kind: str, payloads: Sequence[Mapping[str, An
         }
         for payload in payloads
     ]
-    session.connection().execute(insert(QueueJob), rows)
+    connection.execute(insert(QueueJob), rows)

@@ -19,6 +19,7 @@ import functools
 import importlib
 import json
 import logging
+import math
 import os
 import random
 import secrets
@@ -48,6 +49,7 @@ from hisaab.queue.claim import (
 from hisaab.queue.jobs import BATCH_HANDLERS, HANDLER_MODULES, HANDLERS, BatchHandler, Handler
 from hisaab.queue.retry import RetryPolicy
 from hisaab.storage.models import QueueJob, utcnow
+from hisaab.storage.sql import one_of
 
 logger = logging.getLogger("hisaab.worker")
 
@@ -195,7 +197,7 @@ def _release_many(session: Session, jobs: Sequence[ClaimedJob]) -> int:
     released = session.execute(
         update(QueueJob)
         .where(
-            QueueJob.id.in_([job.id for job in jobs]),
+            one_of(QueueJob.__table__.c.id, [job.id for job in jobs], session),
             QueueJob.locked_by == jobs[0].worker_id,
             QueueJob.status == "running",
         )
@@ -357,6 +359,7 @@ class Worker:
         self.outcomes: Counter[Outcome] = Counter()
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._last_sweep = -math.inf
 
     def run(self, *, once: bool = False) -> Counter[Outcome]:
         """Work until `stop()` (or a signal, see `handle_signals`); `once`: until nothing is due.
@@ -412,6 +415,7 @@ class Worker:
                 kinds=batch_kinds,
                 visibility_timeout=self.visibility_timeout,
                 max_attempts=self.policy.max_attempts,
+                sweep=self._sweep_due(),
             )
             if jobs:
                 by_kind: dict[str, list[ClaimedJob]] = {}
@@ -437,17 +441,39 @@ class Worker:
         ] += 1
         return True
 
+    def _sweep_due(self) -> bool:
+        """Whether this claim should also fail exhausted abandoned jobs: once a poll interval."""
+        now = time.monotonic()
+        if now - self._last_sweep < self.poll_seconds:
+            return False
+        self._last_sweep = now
+        return True
+
     def _idle_wait(self) -> None:
         self._wake.wait(self.idle_seconds)
         self._wake.clear()
 
+    # True while a wake-up listener (hisaab.queue.wakeup) passes on every enqueue as `wake()`.
+    _listening = False
+
     @property
     def idle_seconds(self) -> float:
-        """How long an idle worker waits before looking again (at most the poll interval)."""
+        """How long an idle worker waits before looking again (at most the poll interval).
+
+        While a wake-up listener is live, enqueued jobs wake the worker and the idle wait is the
+        whole poll interval, a safety net; otherwise the worker looks every `idle_poll_seconds`.
+        """
+        if self._listening:
+            return self.poll_seconds
         return min(self.poll_seconds, self.idle_poll_seconds)
 
+    def set_listening(self, live: bool) -> None:
+        """Say whether a wake-up listener is live; the worker looks for work at once either way."""
+        self._listening = live
+        self._wake.set()
+
     def wake(self) -> None:
-        """Look for work now (an in-process producer just committed some)."""
+        """Look for work now (a producer just committed some)."""
         self._wake.set()
 
     def stop(self) -> None:
