@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         default=120, ge=1, description="a session processing longer than this is stuck"
     )
     ws_heartbeat_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # permessage-deflate on the WebSocket: smaller frames for dashboards on slow links, at a
+    # compression pass per message per client in the API process. Off by default.
+    ws_compression: bool = False
     # Alerts for high-severity discrepancies.
     admin_email: str | None = Field(
         default=None, validation_alias=AliasChoices("HISAAB_ADMIN_EMAIL", "ADMIN_EMAIL")

@@ -97,6 +97,9 @@ class Deployment:
         with connect(f"{ws_url}/ws/real-time-reconciliation?token={token}") as client:
             hello = json.loads(client.recv(timeout=10))
             assert hello["type"] == "connected"
+            # The client offers permessage-deflate; the API declines unless configured to.
+            assert client.response is not None
+            assert "Sec-WebSocket-Extensions" not in client.response.headers
             yield client
 
     def pay(self, phone: str, amount: str, reference: str) -> str:

@@ -44,7 +44,13 @@ def serve(
         worker, thread = start_worker(app)
     try:
         uvicorn.run(
-            app, host=host, port=port, log_config=None, log_level="info", access_log=access_log
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            log_level="info",
+            access_log=access_log,
+            ws_per_message_deflate=app.state.settings.ws_compression,
         )
     finally:
         if worker is not None and thread is not None:

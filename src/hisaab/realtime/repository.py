@@ -136,6 +136,15 @@ _PG_FIRST_EVENTS = (
 )
 
 
+_SQLITE_FIRST_EVENTS = (
+    sqlite.insert(EVENTS)
+    .on_conflict_do_nothing(
+        index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
+    )
+    .returning(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
+)
+
+
 def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Keep many events (see `record_event`), in order; their ids, in the same order.
 
@@ -161,15 +170,9 @@ def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
                 _PG_FIRST_EVENTS, {c: [row[c] for row in firsts] for c in _EVENT_COLUMNS}
             )
         else:
-            found = connection.execute(
-                sqlite.insert(EVENTS)
-                .values(firsts)
-                .on_conflict_do_nothing(
-                    index_elements=["kind", "first_of"],
-                    index_where=EVENTS.c.first_of.isnot(None),
-                )
-                .returning(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
-            )
+            # executemany with RETURNING: SQLAlchemy compiles the statement once and sends
+            # the rows as multi-row INSERTs ("insertmanyvalues").
+            found = connection.execute(_SQLITE_FIRST_EVENTS, firsts)
         for event_id, kind, first_of in found:
             claimed[(kind, first_of)] = int(event_id)
     ids: list[int] = []
