@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from hisaab.storage.realtime_models import (
     RealtimeDiscrepancy,
     RealtimeResult,
 )
-from hisaab.storage.sql import one_of
+from hisaab.storage.sql import is_postgres, one_of
 
 EVENTS = cast(Table, MpesaEvent.__table__)
 SESSIONS = cast(Table, PaymentSession.__table__)
@@ -362,9 +362,28 @@ def outcome_values(decision: Decision, now: dt.datetime) -> dict[str, Any]:
 
 
 def save_outcomes(session: Session, decisions: Mapping[str, Decision], now: dt.datetime) -> None:
-    """Write each session's new status (one executemany per shape of update)."""
+    """Write each session's new status: one statement on PostgreSQL (arrays joined to the
+    table), one executemany per shape of update on SQLite."""
+    if not decisions:
+        return
+    ordered = sorted(decisions.items())
+    if is_postgres(session):
+        session.connection().execute(
+            _PG_SAVE_OUTCOMES,
+            {
+                "now": now,
+                "ids": [sid for sid, _ in ordered],
+                "statuses": [d.session_status for _, d in ordered],
+                "results": [d.result_status for _, d in ordered],
+                "with_receipt": [d.receipt is not None for _, d in ordered],
+                "receipts": [d.receipt for _, d in ordered],
+                "paid": [d.paid_amount_minor for _, d in ordered],
+                "codes": [d.result_code for _, d in ordered],
+            },
+        )
+        return
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for sid, decision in sorted(decisions.items()):
+    for sid, decision in ordered:
         values = outcome_values(decision, now)
         shapes.setdefault(tuple(sorted(values)), []).append(
             {"b_id": sid, **{f"b_{k}": v for k, v in values.items()}}
@@ -376,6 +395,28 @@ def save_outcomes(session: Session, decisions: Mapping[str, Decision], now: dt.d
             .values({c: bindparam(f"b_{c}") for c in columns})
         )
         session.connection().execute(statement, params)
+
+
+# The same change as outcome_values, for many sessions at once: a receipt comes with its paid
+# amount (set together, even to NULL), a result code only when there is one.
+_PG_SAVE_OUTCOMES = text(
+    """
+    UPDATE payment_sessions AS s
+    SET status = v.status,
+        reconciliation_status = v.reconciliation_status,
+        reconciled_at = :now,
+        updated_at = :now,
+        mpesa_receipt = CASE WHEN v.with_receipt THEN v.receipt ELSE s.mpesa_receipt END,
+        paid_amount_minor = CASE WHEN v.with_receipt THEN v.paid ELSE s.paid_amount_minor END,
+        result_code = COALESCE(v.code, s.result_code)
+    FROM unnest(
+        CAST(:ids AS text[]), CAST(:statuses AS text[]), CAST(:results AS text[]),
+        CAST(:with_receipt AS boolean[]), CAST(:receipts AS text[]), CAST(:paid AS bigint[]),
+        CAST(:codes AS text[])
+    ) AS v(id, status, reconciliation_status, with_receipt, receipt, paid, code)
+    WHERE s.id = v.id
+    """
+)
 
 
 def add_results(
@@ -402,7 +443,27 @@ def add_results(
                 "created_at": now,
             }
         )
+    if is_postgres(session):
+        columns = ("session_id", "status", "trigger", "issues", "processing_us")
+        params: dict[str, Any] = {c: [row[c] for row in rows] for c in columns}
+        params["received"] = [row["event_received_at"] for row in rows]
+        session.connection().execute(_PG_ADD_RESULTS, {**params, "now": now})
+        return
     session.connection().execute(insert(RESULTS), rows)
+
+
+_PG_ADD_RESULTS = text(
+    """
+    INSERT INTO realtime_results
+        (session_id, status, trigger, issues, processing_us, event_received_at, created_at)
+    SELECT r.session_id, r.status, r.trigger, r.issues, r.processing_us, r.received, :now
+    FROM unnest(
+        CAST(:session_id AS text[]), CAST(:status AS text[]), CAST(:trigger AS text[]),
+        CAST(:issues AS text[]), CAST(:processing_us AS bigint[]),
+        CAST(:received AS timestamptz[])
+    ) AS r(session_id, status, trigger, issues, processing_us, received)
+    """
+)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime:
