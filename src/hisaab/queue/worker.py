@@ -377,15 +377,19 @@ class Worker:
             self.policy.max_attempts,
         )
         last_full_claim = 0.0
+        woken = False  # told that work was committed: claim without looking first
         while not self._stopping.is_set():
             try:
                 # While idle, look for work with a read (no write lock) and claim for real
                 # only when something is queued, or once per poll interval for abandoned jobs.
-                if time.monotonic() - last_full_claim < self.poll_seconds and not anything_due(
-                    self.session_factory, kinds=self.kinds
+                if (
+                    not woken
+                    and time.monotonic() - last_full_claim < self.poll_seconds
+                    and not anything_due(self.session_factory, kinds=self.kinds)
                 ):
-                    self._idle_wait()
+                    woken = self._idle_wait()
                     continue
+                woken = False
                 last_full_claim = time.monotonic()
                 ran = self._step(handlers)
             except SQLAlchemyError as exc:
@@ -399,7 +403,7 @@ class Worker:
                 continue
             if once:
                 break
-            self._idle_wait()
+            woken = self._idle_wait()
         summary = ", ".join(f"{count} {o.value}" for o, count in sorted(self.outcomes.items()))
         logger.info("worker %s stopped (%s)", self.worker_id, summary or "no jobs run")
         return self.outcomes
@@ -449,9 +453,11 @@ class Worker:
         self._last_sweep = now
         return True
 
-    def _idle_wait(self) -> None:
-        self._wake.wait(self.idle_seconds)
+    def _idle_wait(self) -> bool:
+        """Wait until woken or the idle interval passes; True if woken."""
+        woken = self._wake.wait(self.idle_seconds)
         self._wake.clear()
+        return woken
 
     # True while a wake-up listener (hisaab.queue.wakeup) passes on every enqueue as `wake()`.
     _listening = False
