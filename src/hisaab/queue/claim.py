@@ -54,12 +54,13 @@ def claim(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: dt.datetime | None = None,
     kinds: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
 ) -> ClaimedJob | None:
     """Take the next due job for `worker_id` and commit the claim; None when nothing is due.
 
     An abandoned job that has already used `max_attempts` is failed instead of claimed again,
     so a job that kills every worker that runs it stops coming back. `kinds` limits the claim
-    to jobs of those kinds.
+    to jobs of those kinds; `exclude` leaves jobs of those kinds alone.
     """
     jobs = claim_many(
         session_factory,
@@ -69,6 +70,7 @@ def claim(
         max_attempts=max_attempts,
         now=now,
         kinds=kinds,
+        exclude=exclude,
     )
     return jobs[0] if jobs else None
 
@@ -82,6 +84,7 @@ def claim_many(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     now: dt.datetime | None = None,
     kinds: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
     sweep: bool = True,
 ) -> list[ClaimedJob]:
     """Take up to `limit` due jobs, oldest first, in one committed claim (see `claim`).
@@ -103,6 +106,8 @@ def claim_many(
     )
     if kinds is not None:
         due = and_(QueueJob.kind.in_(list(kinds)), due)
+    if exclude:
+        due = and_(QueueJob.kind.not_in(list(exclude)), due)
     with session_factory() as session, session.begin():
         if sweep:
             _fail_exhausted(session, stale_before, max_attempts)

@@ -431,12 +431,15 @@ class Worker:
                     )
                     self.outcomes.update(outcomes)
                 return True
+        # Batched kinds were just claimed above; one that arrived since waits for the next
+        # batch rather than running alone at a batch's cost.
         job = claim(
             self.session_factory,
             self.worker_id,
             visibility_timeout=self.visibility_timeout,
             max_attempts=self.policy.max_attempts,
             kinds=self.kinds,
+            exclude=batch_kinds,
         )
         if job is None:
             return False
