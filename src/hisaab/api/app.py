@@ -25,6 +25,7 @@ from hisaab.errors import InputError
 from hisaab.overview.cache import make_cache
 from hisaab.pubsub import FanoutConfig, FanoutError, Hub, Subscriber
 from hisaab.pubsub import configure as configure_publisher
+from hisaab.pubsub.publisher import aclose_default as aclose_publisher
 from hisaab.redis_client import make_client
 from hisaab.storage.engine import make_engine
 from hisaab.storage.group_commit import GroupCommit
@@ -103,11 +104,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """
     hub: Hub = app.state.hub
     app.state.subscriber = None
+    # What this lifespan subscribes, it stops: app.state only shows it, and another lifespan
+    # of the same application (a second TestClient) may have replaced it there meanwhile.
+    started: list[Subscriber] = []
     tasks = [asyncio.create_task(_heartbeat(hub, app.state.settings.ws_heartbeat_seconds))]
     # Subscribed before serving, so a client never misses what is published once it is told
     # `connected`; only if that fails does a background task keep trying.
-    if not await _try_subscribe(app, hub, retry_in=None):
-        tasks.append(asyncio.create_task(_subscribe(app, hub)))
+    if not await _try_subscribe(app, hub, started, retry_in=None):
+        tasks.append(asyncio.create_task(_subscribe(app, hub, started)))
     try:
         yield
     finally:
@@ -115,15 +119,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if app.state.subscriber is not None:
-            await app.state.subscriber.stop()
+        for subscriber in started:
+            await subscriber.stop()
+        await aclose_publisher()  # what publish_now opened on this event loop
         await asyncio.to_thread(app.state.intake.stop)
         daraja = getattr(app.state, "daraja", None)
         if daraja is not None:
             daraja.close()
 
 
-async def _try_subscribe(app: FastAPI, hub: Hub, *, retry_in: float | None) -> bool:
+async def _try_subscribe(
+    app: FastAPI, hub: Hub, started: list[Subscriber], *, retry_in: float | None
+) -> bool:
     subscriber = Subscriber(app.state.fanout, on_message=lambda message: _relay(hub, message))
     try:
         await subscriber.start()
@@ -134,13 +141,14 @@ async def _try_subscribe(app: FastAPI, hub: Hub, *, retry_in: float | None) -> b
     except asyncio.CancelledError:
         await subscriber.stop()  # shut down mid-connect: close what was opened
         raise
+    started.append(subscriber)
     app.state.subscriber = subscriber
     return True
 
 
-async def _subscribe(app: FastAPI, hub: Hub) -> None:
+async def _subscribe(app: FastAPI, hub: Hub, started: list[Subscriber]) -> None:
     delay = 0.5
-    while not await _try_subscribe(app, hub, retry_in=delay):
+    while not await _try_subscribe(app, hub, started, retry_in=delay):
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
 

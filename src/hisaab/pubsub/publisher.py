@@ -22,12 +22,16 @@ between its commit and the Redis PUBLISH loses those messages: live delivery is 
 and clients that reconnect refetch state.
 
 `publish_now(message)` (async) sends at once, outside any transaction, on the same transport:
-for messages that describe no database change, such as statistics snapshots.
+for messages that describe no database change, such as statistics snapshots. Its connections
+belong to the event loop it runs in, and are closed by `aclose()` on that loop (the API's
+shutdown does it for the default publisher), by `close()`, when the publisher is replaced
+(`configure`), and when it is next awaited in another loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -56,6 +60,7 @@ _NOTIFY_MANY = text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS
 _PENDING = "hisaab.pubsub.pending"  # key in Session.info
 REDIS_TIMEOUT_SECONDS = 1.0
 REDIS_PAUSE_SECONDS = 1.0  # after a failed PUBLISH, drop messages this long without trying
+PUBLISHER_APPLICATION_NAME = "hisaab-fanout-publisher"  # of publish_now's connection
 
 Pending = dict[SessionTransaction, list[tuple["Publisher", str]]]
 
@@ -71,10 +76,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._redis: redis.Redis | None = None
         self._redis_paused_until = 0.0
-        self._aio_loop: asyncio.AbstractEventLoop | None = None
-        self._aio_pg: psycopg.AsyncConnection[Any] | None = None
-        self._aio_redis: redis.asyncio.Redis | None = None
-        self._aio_lock: asyncio.Lock | None = None
+        self._links: _LoopLinks | None = None  # what publish_now opened, on one event loop
 
     def __repr__(self) -> str:
         return f"Publisher({self.config.describe()})"
@@ -154,84 +156,173 @@ class Publisher:
     async def publish_now(self, message: Mapping[str, Any]) -> None:
         """Send `message` at once, outside any transaction; FanoutError if the transport fails.
 
-        Bound to the event loop it is first awaited in (like the connections it opens).
+        The connections it opens belong to the event loop it is awaited in; awaited in another
+        loop, the publisher closes them and opens new ones there (one loop at a time).
         """
         payload = encode(message)
-        transport = self.config.transport
-        if transport is Transport.IN_PROCESS:
+        if self.config.transport is Transport.IN_PROCESS:
             self.bus.deliver(payload)
-        elif transport is Transport.POSTGRES:
-            await self._notify_now(payload)
         else:
-            client = self._async_redis()
-            try:
-                await client.publish(self.config.redis_channel, payload)
-            except redis.RedisError as exc:
-                raise FanoutError(f"fan-out through Redis failed: {exc}") from exc
+            while True:
+                links = self._bind_loop()
+                async with links.lock:
+                    if links.released:  # closed by close() while this waited its turn
+                        continue
+                    if self.config.transport is Transport.POSTGRES:
+                        await self._notify_now(links, payload)
+                    else:
+                        await self._redis_now(links, payload)
+                    break
         with self._lock:
             self.sent += 1
 
-    async def _notify_now(self, payload: str) -> None:
-        self._bind_loop()
-        assert self._aio_lock is not None
-        async with self._aio_lock:
-            for attempt in (1, 2):  # a connection dropped since the last call is reopened once
-                try:
-                    if self._aio_pg is None or self._aio_pg.closed:
-                        assert self.config.database_url is not None  # FanoutConfig checks it
-                        self._aio_pg = await psycopg.AsyncConnection.connect(
-                            libpq_url(self.config.database_url),
-                            autocommit=True,
-                            connect_timeout=5,
-                            application_name="hisaab-fanout-publisher",
-                        )
-                    await self._aio_pg.execute(
-                        "SELECT pg_notify(%s, %s)", (self.config.pg_channel, payload)
+    async def _notify_now(self, links: _LoopLinks, payload: str) -> None:
+        for attempt in (1, 2):  # a connection dropped since the last call is reopened once
+            try:
+                if links.pg is None or links.pg.closed:
+                    assert self.config.database_url is not None  # FanoutConfig checks it
+                    links.pg = await psycopg.AsyncConnection.connect(
+                        libpq_url(self.config.database_url),
+                        autocommit=True,
+                        connect_timeout=5,
+                        application_name=PUBLISHER_APPLICATION_NAME,
                     )
-                    return
-                except psycopg.OperationalError as exc:
-                    if self._aio_pg is not None:
-                        await self._aio_pg.close()
-                        self._aio_pg = None
-                    if attempt == 2:
-                        raise FanoutError(f"fan-out through PostgreSQL failed: {exc}") from exc
+                await links.pg.execute(
+                    "SELECT pg_notify(%s, %s)", (self.config.pg_channel, payload)
+                )
+                return
+            except psycopg.OperationalError as exc:
+                if links.pg is not None:
+                    await links.pg.close()
+                    links.pg = None
+                if attempt == 2:
+                    raise FanoutError(f"fan-out through PostgreSQL failed: {exc}") from exc
 
-    def _async_redis(self) -> redis.asyncio.Redis:
-        self._bind_loop()
-        if self._aio_redis is None:
+    async def _redis_now(self, links: _LoopLinks, payload: str) -> None:
+        if links.redis is None:
             assert self.config.redis_url is not None  # FanoutConfig checks it
-            self._aio_redis = redis.asyncio.Redis.from_url(
+            links.redis = redis.asyncio.Redis.from_url(
                 self.config.redis_url,
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
-        return self._aio_redis
+        try:
+            await links.redis.publish(self.config.redis_channel, payload)
+        except redis.RedisError as exc:
+            raise FanoutError(f"fan-out through Redis failed: {exc}") from exc
 
-    def _bind_loop(self) -> None:
-        """Async connections belong to one event loop: a new loop gets new ones."""
+    def _bind_loop(self) -> _LoopLinks:
+        """The connections of the running event loop; those of a previous loop are closed."""
         loop = asyncio.get_running_loop()
-        if self._aio_loop is not loop:
-            self._aio_loop = loop
-            self._aio_pg = None
-            self._aio_redis = None
-            self._aio_lock = asyncio.Lock()
+        with self._lock:
+            previous = self._links
+            if previous is not None and previous.loop is loop:
+                return previous
+            self._links = links = _LoopLinks(loop)
+            if previous is not None:
+                previous.released = True
+        if previous is not None:
+            previous.close_soon()
+        return links
+
+    def _unbind(self) -> _LoopLinks | None:
+        with self._lock:
+            links, self._links = self._links, None
+            if links is not None:
+                links.released = True
+        return links
 
     async def aclose(self) -> None:
-        """Close the connections `publish_now` opened (call it on their event loop)."""
-        if self._aio_pg is not None:
-            await self._aio_pg.close()
-            self._aio_pg = None
-        if self._aio_redis is not None:
-            await self._aio_redis.aclose()
-            self._aio_redis = None
-        self._aio_loop = None
+        """Close the connections `publish_now` opened (it opens new ones if called again).
+
+        On their own event loop this waits until they are closed (after a publish in flight);
+        from elsewhere they are closed as `close()` does. Call it before their loop ends: a
+        PostgreSQL connection is closed even after that, an async Redis client cannot be.
+        """
+        links = self._unbind()
+        if links is None:
+            return
+        if links.loop is asyncio.get_running_loop():
+            await links.aclose()
+        else:
+            links.close_soon()
 
     def close(self) -> None:
-        """Close the Redis client the after-commit path uses."""
+        """Close every connection: the after-commit Redis client, and those of `publish_now`.
+
+        Callable from any thread: connections of an event loop that is still running are
+        closed on that loop, once a publish in flight on them is done.
+        """
         with self._lock:
             client, self._redis = self._redis, None
         if client is not None:
             client.close()
+        links = self._unbind()
+        if links is not None:
+            links.close_soon()
+
+
+class _LoopLinks:
+    """The connections `publish_now` opened on one event loop, and the lock every use holds."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lock = asyncio.Lock()
+        self.pg: psycopg.AsyncConnection[Any] | None = None
+        self.redis: redis.asyncio.Redis | None = None
+        self.released = False  # no publish will use them again: close them
+
+    async def aclose(self) -> None:
+        """Close them on their own loop, once no publish is using them."""
+        async with self.lock:
+            pg, self.pg = self.pg, None
+            client, self.redis = self.redis, None
+            if pg is not None:
+                with contextlib.suppress(psycopg.Error, OSError):
+                    await pg.close()
+            if client is not None:
+                with contextlib.suppress(redis.RedisError, OSError):
+                    await client.aclose()
+
+    def close_soon(self) -> None:
+        """Close them from any thread: at once when nothing can be using them, else on their loop.
+
+        A PostgreSQL connection needs no event loop to close (psycopg's `close()` only
+        finishes the libpq connection), so one whose loop has ended, or is idle, or is the
+        caller's own (which cannot run a publish while this runs), is closed here and now.
+        """
+        loop = self.loop
+        in_use = self.lock.locked()  # a publish holds them (it may be connecting still)
+        if self.pg is not None and not in_use and (not loop.is_running() or _running_here(loop)):
+            self.pg.pgconn.finish()
+            self.pg = None
+        if not in_use and self.pg is None and self.redis is None:
+            return
+        with contextlib.suppress(RuntimeError):  # raised when the loop has closed
+            loop.call_soon_threadsafe(_close_on_loop, self)
+            return
+        # Their loop has closed: nothing will use them again.
+        if self.pg is not None:
+            self.pg.pgconn.finish()
+            self.pg = None
+        if self.redis is not None:
+            logger.warning("fan-out: an async Redis client outlived its event loop unclosed")
+
+
+_closing: set[asyncio.Task[None]] = set()  # close tasks, held until done (loops hold them weakly)
+
+
+def _close_on_loop(links: _LoopLinks) -> None:
+    task = links.loop.create_task(links.aclose(), name="fan-out publisher close")
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+def _running_here(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 # Session hooks: one pair of listeners on the Session class serves every publisher.
@@ -285,13 +376,24 @@ _default_lock = threading.Lock()
 
 
 def configure(config: FanoutConfig | None) -> Publisher | None:
-    """Set (or, with None, forget) the publisher `publish` and `publish_now` use."""
+    """Set (or, with None, forget) the publisher `publish` and `publish_now` use.
+
+    The publisher it replaces is closed (`Publisher.close`); calling it again reopens.
+    """
     global _default
     with _default_lock:
         previous, _default = _default, (Publisher(config) if config is not None else None)
     if previous is not None:
         previous.close()
     return _default
+
+
+async def aclose_default() -> None:
+    """Close the connections the default publisher's `publish_now` opened (at shutdown)."""
+    with _default_lock:
+        publisher = _default
+    if publisher is not None:
+        await publisher.aclose()
 
 
 def get_publisher() -> Publisher:

@@ -51,6 +51,15 @@ CONNECT_TIMEOUT_SECONDS = 5
 
 
 _END: Any = object()  # tells iterators the subscriber stopped
+LISTENER_APPLICATION_NAME = "hisaab-fanout-listener"  # of the LISTEN connection
+
+
+def _close_unwanted(connecting: asyncio.Future[psycopg.AsyncConnection[Any]]) -> None:
+    """Close the connection of a connect whose caller has gone (cancelled meanwhile)."""
+    if connecting.cancelled() or connecting.exception() is not None:
+        return
+    # psycopg's close() only finishes the libpq connection, which needs no await.
+    connecting.result().pgconn.finish()
 
 
 class Subscriber:
@@ -236,7 +245,7 @@ class Subscriber:
                 libpq_url(self.config.database_url),
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                application_name="hisaab-fanout-listener",
+                application_name=LISTENER_APPLICATION_NAME,
                 keepalives=1,
                 keepalives_idle=10,
                 keepalives_interval=5,
@@ -246,10 +255,9 @@ class Subscriber:
         try:
             conn = await asyncio.shield(connecting)
         except asyncio.CancelledError:
-            # Stopped while connecting: let the connection finish, then close it, so no
-            # half-made connection is left to the garbage collector.
-            with contextlib.suppress(Exception):
-                await (await connecting).close()
+            # Stopped while connecting: the connection is closed as soon as it is made (a
+            # callback, not an await, so a second cancellation cannot leave it open).
+            connecting.add_done_callback(_close_unwanted)
             raise
         try:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.config.pg_channel)))
