@@ -161,3 +161,17 @@ def test_publish_now_sends_outside_a_transaction(fanout: Fanout) -> None:
         return received
 
     assert asyncio.run(main()) == [snapshot]
+
+
+def test_a_batch_of_payments_is_announced_in_order_and_only_if_committed(fanout: Fanout) -> None:
+    # A worker reconciling a batch publishes its results together (one statement on
+    # PostgreSQL); quotes and non-ASCII text in the messages must arrive intact.
+    batch = [reconciled(f"SGR7H2K{n:03d}", 100 * n) for n in range(1, 6)]
+    batch[2]["note"] = 'paid "in full" by Wanjiku Kamau – ₹/KSh'
+
+    def scenario(publisher: Publisher) -> None:
+        dropped = [reconciled("SGR7H2KXX1", 1), reconciled("SGR7H2KXX2", 2)]
+        rolled_back(fanout, lambda s: publisher.publish_many(s, dropped))
+        in_transaction(fanout, lambda s: publisher.publish_many(s, batch))
+
+    assert run(fanout, scenario, len(batch)) == batch

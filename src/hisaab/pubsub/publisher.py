@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -54,9 +55,13 @@ from hisaab.pubsub.messages import FanoutError, encode
 logger = logging.getLogger("hisaab.pubsub")
 
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
-# Many notifications in one round trip, in array order (a function scan yields its rows in
-# order); the text is fixed, so PostgreSQL prepares it once.
-_NOTIFY_MANY = text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p")
+# Many notifications in one round trip, in order (a function scan yields its rows in order);
+# the text is fixed, so PostgreSQL prepares it once. The payloads travel as one JSON array:
+# dumping a text[] of JSON documents escapes every quote in Python (a tenth of a worker's
+# time in py-spy), json.dumps does it in C.
+_NOTIFY_MANY = text(
+    "SELECT pg_notify(:channel, p) FROM json_array_elements_text(CAST(:payloads AS json)) AS p"
+)
 _PENDING = "hisaab.pubsub.pending"  # key in Session.info
 REDIS_TIMEOUT_SECONDS = 1.0
 REDIS_PAUSE_SECONDS = 1.0  # after a failed PUBLISH, drop messages this long without trying
@@ -100,7 +105,9 @@ class Publisher:
             if len(payloads) == 1:
                 session.execute(_NOTIFY, {"channel": channel, "payload": payloads[0]})
             else:
-                session.execute(_NOTIFY_MANY, {"channel": channel, "payloads": payloads})
+                session.execute(
+                    _NOTIFY_MANY, {"channel": channel, "payloads": json.dumps(payloads)}
+                )
             return
         _install_session_hooks()
         transaction = (
