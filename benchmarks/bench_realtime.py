@@ -197,6 +197,20 @@ def postgres_cpu_seconds(url: str) -> float:
     return total
 
 
+def wait_for_log(
+    log: Path, wanted: list[str], proc: subprocess.Popen[bytes], seconds: float = 60
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        text_ = log.read_text(errors="replace") if log.exists() else ""
+        if all(w in text_ for w in wanted):
+            return
+        if proc.poll() is not None:
+            raise SystemExit(f"the worker exited ({proc.returncode}):\n{text_[-2000:]}")
+        time.sleep(0.05)
+    raise SystemExit(f"the worker did not log {wanted} within {seconds} s")
+
+
 def wait_healthy(base: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -356,6 +370,12 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
 
         if not args.embedded:
             start_worker()
+            # As in service, the load meets a worker that is up (imports take seconds), and on
+            # PostgreSQL one that listens for new jobs.
+            ready = ["started (poll every"]
+            if url.startswith("postgresql"):
+                ready.append("listening on")
+            wait_for_log(workdir / "worker.log", ready, workers[-1])
         try:
 
             async def main() -> float:
