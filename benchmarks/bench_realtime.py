@@ -198,17 +198,23 @@ def postgres_cpu_seconds(url: str) -> float:
 
 
 def wait_for_log(
-    log: Path, wanted: list[str], proc: subprocess.Popen[bytes], seconds: float = 60
+    log: Path,
+    wanted: list[str],
+    procs: list[subprocess.Popen[bytes]],
+    times: int = 1,
+    seconds: float = 60,
 ) -> None:
+    """Wait until each of `wanted` appears `times` times in the log (once per worker)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         text_ = log.read_text(errors="replace") if log.exists() else ""
-        if all(w in text_ for w in wanted):
+        if all(text_.count(w) >= times for w in wanted):
             return
-        if proc.poll() is not None:
-            raise SystemExit(f"the worker exited ({proc.returncode}):\n{text_[-2000:]}")
+        for proc in procs:
+            if proc.poll() is not None:
+                raise SystemExit(f"a worker exited ({proc.returncode}):\n{text_[-2000:]}")
         time.sleep(0.05)
-    raise SystemExit(f"the worker did not log {wanted} within {seconds} s")
+    raise SystemExit(f"the workers did not log {wanted} within {seconds} s")
 
 
 def wait_healthy(base: str, seconds: float = 60) -> None:
@@ -369,13 +375,14 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
                 start_worker()
 
         if not args.embedded:
-            start_worker()
-            # As in service, the load meets a worker that is up (imports take seconds), and on
-            # PostgreSQL one that listens for new jobs.
+            for _ in range(args.workers):
+                start_worker()
+            # As in service, the load meets workers that are up (imports take seconds), and on
+            # PostgreSQL ones that listen for new jobs.
             ready = ["started (poll every"]
             if url.startswith("postgresql"):
                 ready.append("listening on")
-            wait_for_log(workdir / "worker.log", ready, workers[-1])
+            wait_for_log(workdir / "worker.log", ready, workers, args.workers)
         try:
 
             async def main() -> float:
@@ -386,7 +393,7 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
                 if url.startswith("postgresql"):
                     before["postgresql"] = postgres_cpu_seconds(url)
                 if workers:
-                    before["worker"] = cpu_seconds(workers[-1].pid)
+                    before["worker"] = sum(cpu_seconds(w.pid) for w in workers)
                 sending = await load(
                     port, token, sessions, args.rate, args.connections, run, on_tick=tick
                 )
@@ -401,7 +408,7 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
                 if "postgresql" in before:
                     cpu["postgresql"] = postgres_cpu_seconds(url) - before["postgresql"]
                 if workers and not kills:
-                    cpu["worker"] = cpu_seconds(workers[-1].pid) - before["worker"]
+                    cpu["worker"] = sum(cpu_seconds(w.pid) for w in workers) - before["worker"]
                 return sending
 
             sending = asyncio.run(main())
@@ -474,19 +481,23 @@ def report(
         "db_paid": paid,
         "queue_left": queued_left,
         "worker_killed_at_s": kills[0] if kills else None,
-        "worker": "in the API process" if args.embedded else "separate process",
+        "worker": "in the API process"
+        if args.embedded
+        else "separate process" + (f" x{args.workers}" if args.workers > 1 else ""),
     }
 
 
 WARM_UP_SECONDS = 2.0
 START, END = "<!-- bench:realtime:start -->", "<!-- bench:realtime:end -->"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-# The suite `make bench-realtime` runs: (database, worker in the API process, Redis, kill at s).
+# The suite `make bench-realtime` runs: (database, worker in the API process, Redis, kill at s,
+# separate workers).
 SUITE = (
-    ("sqlite", True, False, 0.0),
-    ("postgresql", False, False, 0.0),
-    ("sqlite", False, True, 20.0),
-    ("postgresql", False, False, 20.0),
+    ("sqlite", True, False, 0.0, 1),
+    ("postgresql", False, False, 0.0, 1),
+    ("sqlite", False, True, 20.0, 1),
+    ("postgresql", False, False, 20.0, 1),
+    ("postgresql", False, False, 20.0, 2),
 )
 
 
@@ -598,6 +609,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="separate worker processes (SIGKILL hits one)"
+    )
     parser.add_argument("--kill-worker-at", type=float, default=0.0)
     parser.add_argument("--visibility-timeout", type=float, default=10.0)
     parser.add_argument("--drain-seconds", type=float, default=30.0)
@@ -627,7 +641,7 @@ def main() -> None:
                 out.write(json.dumps(result) + "\n")
         return
     results = []
-    for db, embedded, with_redis, kill_at in SUITE:
+    for db, embedded, with_redis, kill_at, workers in SUITE:
         one = argparse.Namespace(
             **{
                 **vars(args),
@@ -635,10 +649,11 @@ def main() -> None:
                 "embedded": embedded,
                 "redis": with_redis,
                 "kill_worker_at": kill_at,
+                "workers": workers,
             }
         )
         print(
-            f"--- {db}, worker {'in the API' if embedded else 'separate'}, "
+            f"--- {db}, worker {'in the API' if embedded else f'separate x{workers}'}, "
             f"redis {with_redis}, kill at {kill_at}",
             flush=True,
         )
