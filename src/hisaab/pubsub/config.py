@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from psycopg.conninfo import make_conninfo
+
 from hisaab.config import Settings, mask_url
 from hisaab.pubsub.messages import FanoutError
 
@@ -32,6 +34,23 @@ class Transport(StrEnum):
 
 def is_postgres(url: str | None) -> bool:
     return url is not None and url.startswith(("postgresql://", "postgresql+psycopg://"))
+
+
+LISTEN_CONNECT_TIMEOUT_SECONDS = 5
+
+
+def listen_conninfo(url: str, application_name: str) -> str:
+    """Connection string for a LISTEN connection, which sits idle for long stretches: TCP
+    keepalives find a dead network or server within about 25 s (the OS default takes hours)."""
+    return make_conninfo(
+        libpq_url(url),
+        application_name=application_name,
+        connect_timeout=LISTEN_CONNECT_TIMEOUT_SECONDS,
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+    )
 
 
 def libpq_url(url: str) -> str:

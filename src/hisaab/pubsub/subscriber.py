@@ -38,7 +38,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from hisaab.backoff import Backoff
-from hisaab.pubsub.config import FanoutConfig, Transport, libpq_url
+from hisaab.pubsub.config import (
+    LISTEN_CONNECT_TIMEOUT_SECONDS,
+    FanoutConfig,
+    Transport,
+    listen_conninfo,
+)
 from hisaab.pubsub.local import LocalBus, local_bus
 from hisaab.pubsub.messages import FanoutError, decode
 from hisaab.pubsub.tasks import cancel_and_wait
@@ -47,7 +52,7 @@ logger = logging.getLogger("hisaab.pubsub")
 
 MessageHandler = Callable[[dict[str, Any]], None]
 ReconnectHandler = Callable[[], None]
-CONNECT_TIMEOUT_SECONDS = 5
+CONNECT_TIMEOUT_SECONDS = LISTEN_CONNECT_TIMEOUT_SECONDS
 
 
 _END: Any = object()  # tells iterators the subscriber stopped
@@ -242,14 +247,8 @@ class Subscriber:
         assert self.config.database_url is not None  # FanoutConfig checks it
         connecting = asyncio.ensure_future(
             psycopg.AsyncConnection.connect(
-                libpq_url(self.config.database_url),
+                listen_conninfo(self.config.database_url, LISTENER_APPLICATION_NAME),
                 autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                application_name=LISTENER_APPLICATION_NAME,
-                keepalives=1,
-                keepalives_idle=10,
-                keepalives_interval=5,
-                keepalives_count=3,
             )
         )
         try:

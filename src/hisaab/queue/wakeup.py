@@ -31,12 +31,17 @@ from psycopg import sql
 
 from hisaab.backoff import Backoff
 from hisaab.config import mask_url
-from hisaab.pubsub.config import is_postgres, libpq_url
+from hisaab.pubsub.config import (
+    LISTEN_CONNECT_TIMEOUT_SECONDS,
+    is_postgres,
+    libpq_url,
+    listen_conninfo,
+)
 from hisaab.queue.jobs import WAKE_CHANNEL
 
 logger = logging.getLogger("hisaab.worker.wakeup")
 
-CONNECT_TIMEOUT_SECONDS = 5
+CONNECT_TIMEOUT_SECONDS = LISTEN_CONNECT_TIMEOUT_SECONDS
 APPLICATION_NAME = "hisaab-job-wakeup"
 
 
@@ -64,8 +69,8 @@ class WakeupListener:
             raise ValueError(
                 f"a job wake-up listener needs a postgresql:// URL, not {scheme}://..."
             )
-        self._conninfo = libpq_url(database_url)
-        self._where = mask_url(self._conninfo)
+        self._conninfo = listen_conninfo(database_url, APPLICATION_NAME)
+        self._where = mask_url(libpq_url(database_url))
         self.wake = wake
         self.kinds = None if kinds is None else frozenset(kinds)
         self.on_live = on_live
@@ -159,16 +164,7 @@ class WakeupListener:
                 self._stopping.wait(next(delays))
 
     def _connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(
-            self._conninfo,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name=APPLICATION_NAME,
-            keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=3,
-        )
+        conn = psycopg.connect(self._conninfo, autocommit=True)
         try:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
         except BaseException:
