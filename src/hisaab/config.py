@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         default=120, ge=1, description="a session processing longer than this is stuck"
     )
     ws_heartbeat_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Completed queue jobs are deleted after this many days (0 keeps them); see queue.retention.
+    queue_retention_days: int = Field(default=7, ge=0)
+    queue_prune_interval_seconds: int = Field(default=3600, ge=1)
     # permessage-deflate on the WebSocket: smaller frames for dashboards on slow links, at a
     # compression pass per message per client in the API process. Off by default.
     ws_compression: bool = False

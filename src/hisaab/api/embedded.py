@@ -13,9 +13,10 @@ import threading
 import uvicorn
 from fastapi import FastAPI
 
-from hisaab.queue.jobs import BATCH_HANDLERS
+from hisaab.queue.jobs import BATCH_HANDLERS, arm
+from hisaab.queue.retention import PRUNE_JOB
 from hisaab.queue.worker import Worker, load_handlers
-from hisaab.realtime.jobs import ensure_periodic_check
+from hisaab.realtime.jobs import STUCK_CHECK_JOB
 
 
 def start_worker(app: FastAPI, *, poll_seconds: float = 0.5) -> tuple[Worker, threading.Thread]:
@@ -28,7 +29,8 @@ def start_worker(app: FastAPI, *, poll_seconds: float = 0.5) -> tuple[Worker, th
         batch_handlers=BATCH_HANDLERS,
     )
     with app.state.sessions.begin() as session:
-        ensure_periodic_check(session)
+        for kind in (STUCK_CHECK_JOB, PRUNE_JOB):
+            arm(session, kind)
     app.state.wake_worker = worker.wake
     thread = threading.Thread(target=worker.run, name="hisaab-worker", daemon=True)
     thread.start()

@@ -168,11 +168,12 @@ def worker_command(
     from hisaab.config import get_settings, mask_url
     from hisaab.errors import InputError
     from hisaab.logs import configure_logging
-    from hisaab.queue.jobs import BATCH_HANDLERS
+    from hisaab.queue.jobs import BATCH_HANDLERS, arm
+    from hisaab.queue.retention import PRUNE_JOB
     from hisaab.queue.retry import RetryPolicy
     from hisaab.queue.wakeup import WakeupListener
     from hisaab.queue.worker import Worker, load_handlers
-    from hisaab.realtime.jobs import STUCK_CHECK_JOB, ensure_periodic_check
+    from hisaab.realtime.jobs import STUCK_CHECK_JOB
     from hisaab.storage.engine import make_engine
     from hisaab.storage.migrate import current_revision, head_revision
 
@@ -212,9 +213,11 @@ def worker_command(
             kinds=chosen,
             batch_size=batch_size,
         )
-        if chosen is None or STUCK_CHECK_JOB in chosen:
-            with sessions.begin() as session:
-                ensure_periodic_check(session)
+        # Periodic jobs re-enqueue themselves; a worker that runs them arms any not yet armed.
+        periodic = [k for k in (STUCK_CHECK_JOB, PRUNE_JOB) if chosen is None or k in chosen]
+        with sessions.begin() as session:
+            for kind in periodic:
+                arm(session, kind)
         if engine.dialect.name == "postgresql" and not once:
             # Jobs enqueued on PostgreSQL NOTIFY at commit: wake at once instead of polling.
             listener = WakeupListener(

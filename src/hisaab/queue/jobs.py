@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from hisaab.storage.models import QueueJob, utcnow
@@ -36,7 +36,7 @@ HANDLERS: dict[str, Handler] = {}
 # batch fails, so one bad job never holds back the others.
 BATCH_HANDLERS: dict[str, BatchHandler] = {}
 # Modules that register handlers when imported; a worker imports them all before it starts.
-HANDLER_MODULES = ("hisaab.recon.match_job", "hisaab.realtime.jobs")
+HANDLER_MODULES = ("hisaab.recon.match_job", "hisaab.realtime.jobs", "hisaab.queue.retention")
 # The PostgreSQL channel that tells listening workers a job was enqueued; payload: its kind.
 WAKE_CHANNEL = "hisaab_jobs"
 
@@ -147,3 +147,28 @@ def enqueue_many(session: Session, kind: str, payloads: Sequence[Mapping[str, An
         for payload in payloads
     ]
     connection.execute(insert(QueueJob), rows)
+
+
+def queued(session: Session, kind: str) -> int:
+    """How many jobs of `kind` wait to run."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(QueueJob)
+        .where(QueueJob.kind == kind, QueueJob.status == "queued")
+    )
+    return int(count or 0)
+
+
+def arm(session: Session, kind: str) -> bool:
+    """Queue a periodic job of `kind` (one that re-enqueues itself) unless one is waiting.
+
+    Idempotent; workers call it when they start. The first run is due at once.
+    """
+    if queued(session, kind):
+        return False
+    session.execute(
+        insert(QueueJob).values(
+            kind=kind, payload="{}", status="queued", attempts=0, run_after=utcnow()
+        )
+    )
+    return True

@@ -14,17 +14,16 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from hisaab.config import get_settings
 from hisaab.mpesa.client import DarajaClient
 from hisaab.mpesa.errors import MpesaNotConfigured
-from hisaab.queue.jobs import batch_handler, enqueue, handler
+from hisaab.queue.jobs import arm, batch_handler, enqueue, handler, queued
 from hisaab.realtime import alerting, service
 from hisaab.realtime import repository as repo
 from hisaab.realtime.sessions import record_query, stuck_sessions
-from hisaab.storage.models import QueueJob, utcnow
+from hisaab.storage.models import utcnow
 
 logger = logging.getLogger("hisaab.realtime")
 
@@ -114,31 +113,13 @@ def stuck_check(db: Session, payload: dict[str, Any]) -> None:
     for session_id, _checkout in stuck_sessions(db, settings):
         enqueue(db, service.QUERY_JOB, {"session_id": session_id, "trigger": "periodic_check"})
     interval = dt.timedelta(seconds=settings.realtime_check_interval_seconds)
-    if _pending_checks(db) == 0:
+    if queued(db, STUCK_CHECK_JOB) == 0:
         enqueue(db, STUCK_CHECK_JOB, {}, run_after=utcnow() + interval)
-
-
-def _pending_checks(db: Session) -> int:
-    return int(
-        db.scalar(
-            select(func.count())
-            .select_from(QueueJob)
-            .where(QueueJob.kind == STUCK_CHECK_JOB, QueueJob.status == "queued")
-        )
-        or 0
-    )
 
 
 def ensure_periodic_check(db: Session) -> bool:
     """Arm the periodic check if no worker has (idempotent; called when a worker starts)."""
-    if _pending_checks(db):
-        return False
-    db.execute(
-        insert(QueueJob).values(
-            kind=STUCK_CHECK_JOB, payload="{}", status="queued", attempts=0, run_after=utcnow()
-        )
-    )
-    return True
+    return arm(db, STUCK_CHECK_JOB)
 
 
 @handler(alerting.ALERT_JOB)
