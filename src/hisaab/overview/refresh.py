@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from hisaab.errors import InputError
 from hisaab.storage.kpi_models import KpiDaily, KpiExceptionsDaily, Transaction
 from hisaab.storage.models import ReconciliationException, utcnow
+from hisaab.storage.sql import on_postgres
 
 # pg_advisory_xact_lock key: "KPI" in ASCII, to stay clear of other users of advisory locks.
 _ADVISORY_LOCK_KEY = 0x4B5049
@@ -64,7 +65,7 @@ def refresh_dates(
 
 
 def _refresh(session: Session, within: Within, payments: bool, exceptions: bool) -> Refreshed:
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
     return Refreshed(
         payments=_rebuild(

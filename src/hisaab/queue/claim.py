@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, up
 from sqlalchemy.orm import Session
 
 from hisaab.storage.models import QueueJob, utcnow
-from hisaab.storage.sql import is_postgres, one_of
+from hisaab.storage.sql import on_postgres, one_of
 
 SessionFactory = Callable[[], Session]
 JOBS = QueueJob.__table__
@@ -112,7 +112,7 @@ def claim_many(
         if sweep:
             _fail_exhausted(session, stale_before, max_attempts)
         pick = select(QueueJob.id).where(due).order_by(QueueJob.run_after, QueueJob.id)
-        if is_postgres(session):
+        if on_postgres(session):
             # The ids first, then the UPDATE by primary key: as one statement (id IN (SELECT
             # ...)), PostgreSQL plans a hash semi-join over the whole table, which grows.
             ids = list(session.scalars(pick.limit(limit).with_for_update(skip_locked=True)))

@@ -23,10 +23,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from hisaab.storage.models import QueueJob, utcnow
+from hisaab.storage.sql import on_postgres
 
 Handler = Callable[[Session, dict[str, Any]], None]
 BatchHandler = Callable[[Session, list[dict[str, Any]]], None]
@@ -91,7 +92,7 @@ def enqueue(
         "created_at": utcnow(),
     }
     connection = session.connection()
-    statement = _INSERT_AND_NOTIFY if _notifies(connection) else _INSERT
+    statement = _INSERT_AND_NOTIFY if on_postgres(session) else _INSERT
     job_id = connection.execute(statement, values).scalar_one()  # the id, first column
     return Enqueued(int(job_id), kind, at)
 
@@ -116,11 +117,6 @@ _PG_INSERT_MANY_AND_NOTIFY = text(
 )
 
 
-def _notifies(connection: Connection) -> bool:
-    """Whether this database takes NOTIFY (PostgreSQL); SQLite workers poll instead."""
-    return connection.dialect.name == "postgresql"
-
-
 def enqueue_many(session: Session, kind: str, payloads: Sequence[Mapping[str, Any]]) -> None:
     """Add many jobs of one kind in the caller's transaction, with one statement (on
     PostgreSQL, the same statement also sends the wake-up notification, once for the batch)."""
@@ -128,7 +124,7 @@ def enqueue_many(session: Session, kind: str, payloads: Sequence[Mapping[str, An
         return
     now = utcnow()
     connection = session.connection()
-    if _notifies(connection):
+    if on_postgres(session):  # SQLite has no NOTIFY: its workers poll
         texts = [json.dumps(dict(payload), sort_keys=True, default=str) for payload in payloads]
         connection.execute(
             _PG_INSERT_MANY_AND_NOTIFY,

@@ -24,7 +24,7 @@ from hisaab.storage.realtime_models import (
     RealtimeDiscrepancy,
     RealtimeResult,
 )
-from hisaab.storage.sql import is_postgres, one_of
+from hisaab.storage.sql import on_postgres, one_of
 
 EVENTS = cast(Table, MpesaEvent.__table__)
 SESSIONS = cast(Table, PaymentSession.__table__)
@@ -39,7 +39,7 @@ class RecordedEvent:
 
 
 def _dialect_insert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         return postgresql.insert(table)
     return sqlite.insert(table)
 
@@ -94,13 +94,18 @@ _SESSION_BY_CHECKOUT = select(SESSIONS.c.id).where(
 )
 
 
-@functools.cache
-def _first_event_insert(dialect: str) -> Any:
-    """INSERT that claims (kind, dedupe key) or, when an event already has, inserts nothing."""
-    statement = postgresql.insert(EVENTS) if dialect == "postgresql" else sqlite.insert(EVENTS)
+def _claiming(statement: Any) -> Any:
+    """The INSERT, made to claim (kind, dedupe key) or, when an event already has, to insert
+    nothing (ON CONFLICT on the partial unique index over first_of)."""
     return statement.on_conflict_do_nothing(
         index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
-    ).returning(EVENTS.c.id)
+    )
+
+
+@functools.cache
+def _first_event_insert(dialect: str) -> Any:
+    statement = postgresql.insert(EVENTS) if dialect == "postgresql" else sqlite.insert(EVENTS)
+    return _claiming(statement).returning(EVENTS.c.id)
 
 
 _EVENT_COLUMNS = (
@@ -118,9 +123,9 @@ _EVENT_COLUMNS = (
     "authenticated",
     "note",
 )
-_PG_FIRST_EVENTS = (
-    postgresql.insert(EVENTS)
-    .from_select(
+_CLAIMED = (EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
+_PG_FIRST_EVENTS = _claiming(
+    postgresql.insert(EVENTS).from_select(
         list(_EVENT_COLUMNS),
         select(
             *(
@@ -129,20 +134,10 @@ _PG_FIRST_EVENTS = (
             )
         ),
     )
-    .on_conflict_do_nothing(
-        index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
-    )
-    .returning(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
-)
+).returning(*_CLAIMED)
 
 
-_SQLITE_FIRST_EVENTS = (
-    sqlite.insert(EVENTS)
-    .on_conflict_do_nothing(
-        index_elements=["kind", "first_of"], index_where=EVENTS.c.first_of.isnot(None)
-    )
-    .returning(EVENTS.c.id, EVENTS.c.kind, EVENTS.c.first_of)
-)
+_SQLITE_FIRST_EVENTS = _claiming(sqlite.insert(EVENTS)).returning(*_CLAIMED)
 
 
 def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -163,7 +158,7 @@ def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
             seen.add(key)
             firsts.append(row)
     if firsts:
-        if connection.dialect.name == "postgresql":
+        if on_postgres(session):
             # One array per column: a statement of fixed text, which PostgreSQL prepares once
             # (a multi-row VALUES is new text at every batch size, parsed every time).
             found = connection.execute(
@@ -367,7 +362,7 @@ def save_outcomes(session: Session, decisions: Mapping[str, Decision], now: dt.d
     if not decisions:
         return
     ordered = sorted(decisions.items())
-    if is_postgres(session):
+    if on_postgres(session):
         session.connection().execute(
             _PG_SAVE_OUTCOMES,
             {
@@ -443,7 +438,7 @@ def add_results(
                 "created_at": now,
             }
         )
-    if is_postgres(session):
+    if on_postgres(session):
         columns = ("session_id", "status", "trigger", "issues", "processing_us")
         params: dict[str, Any] = {c: [row[c] for row in rows] for c in columns}
         params["received"] = [row["event_received_at"] for row in rows]

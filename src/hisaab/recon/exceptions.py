@@ -47,6 +47,7 @@ from hisaab.storage.models import (
     User,
     utcnow,
 )
+from hisaab.storage.sql import on_postgres
 
 # The states each step may start from; the docstring's table, as data.
 STARTS_FROM: Final[Mapping[str, tuple[str, ...]]] = {
@@ -261,7 +262,7 @@ def _locked(session: Session, exception_id: int, step: str) -> ReconciliationExc
     query: Select[ReconciliationException] = (
         select(_Exc).where(_Exc.id == exception_id).execution_options(populate_existing=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         query = query.with_for_update()
     exc = session.scalars(query).first()
     if exc is None:

@@ -42,6 +42,7 @@ from hisaab.overview.refresh import refresh_dates
 from hisaab.recon.repository import _bulk_load
 from hisaab.storage.kpi_models import PAYMENT_METHODS, BankTransaction, Transaction
 from hisaab.storage.models import Merchant, ReconciliationException, utcnow
+from hisaab.storage.sql import on_postgres
 
 # The canonical columns the feed keeps of each side once the engine has let go of the rest.
 RECORD_COLUMNS: Final = (
@@ -307,7 +308,7 @@ def _create_merchants(session: Session, merchants: pa.ChunkedArray, now: dt.date
         known.update(session.scalars(select(Merchant.id).where(Merchant.id.in_(batch))))
     missing = [m for m in wanted if m not in known]
     if missing:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        dialect = postgresql if on_postgres(session) else sqlite
         statement = dialect.insert(Merchant.__table__).on_conflict_do_nothing(index_elements=["id"])
         session.execute(statement, [{"id": m, "name": m, "created_at": now} for m in missing])
     return len(missing)

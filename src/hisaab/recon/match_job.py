@@ -46,6 +46,7 @@ from hisaab.recon import feed, repository
 from hisaab.recon import files as stored_files
 from hisaab.recon.repository import MATCH_KIND
 from hisaab.storage.models import ReconJobFile, utcnow
+from hisaab.storage.sql import on_postgres
 
 log = logging.getLogger("hisaab.recon")
 
@@ -206,7 +207,7 @@ class _Progress:
             return
         try:
             with self._sessions.begin() as session:
-                if session.get_bind().dialect.name == "postgresql":
+                if on_postgres(session):
                     session.execute(text("SET LOCAL lock_timeout = '2s'"))
                 repository.set_job(session, self._job_id, **values)
         except SQLAlchemyError as exc:

@@ -31,6 +31,7 @@ from hisaab.storage.models import (
     ReconJobFile,
     ReconMatch,
 )
+from hisaab.storage.sql import on_postgres
 
 MATCH_KIND = "recon.match"
 LOAD_BATCH_ROWS = 50_000
@@ -213,7 +214,7 @@ def _bulk_load(
 ) -> int:
     if table.num_rows == 0:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgres(session):
         _copy_postgresql(session, target, table, constants)
     else:
         _executemany_sqlite(session, target, table, constants)

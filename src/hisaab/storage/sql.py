@@ -17,7 +17,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 
-def is_postgres(session: Session) -> bool:
+def on_postgres(session: Session) -> bool:
+    """Whether `session` works on PostgreSQL (else SQLite)."""
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -25,7 +26,7 @@ def one_of(
     column: ColumnElement[Any], values: Sequence[Any], session: Session
 ) -> ColumnElement[bool]:
     """`column IN values`, as one array parameter on PostgreSQL."""
-    if is_postgres(session):
+    if on_postgres(session):
         array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
         return column == any_(array)
     return column.in_(list(values))
