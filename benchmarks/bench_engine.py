@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from benchdocs import machine, write_block
 from datagen import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench-data"
-DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench:engine:start -->", "<!-- bench:engine:end -->"
 HISAAB = [sys.executable, "-m", "hisaab.cli.main"]
 ACCURACY_RUNS = ((200_000, 7, "hdfc"), (200_000, 11, "axis"), (200_000, 13, "icici"))
@@ -188,19 +187,6 @@ def bench_accuracy() -> list[dict[str, object]]:
     return results
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) / (1 << 20)
-    except OSError:
-        mem = 0.0
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
-
-
 def render(
     results: list[dict[str, object]],
     baseline: dict[str, object],
@@ -267,11 +253,7 @@ def main() -> None:
     block = render(results, baseline, accuracy)
     print(block)
     if not args.no_docs:
-        text = DOCS.read_text() if DOCS.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-        head, _, rest = text.partition(START)
-        _, _, tail = rest.partition(END)
-        DOCS.write_text(head + block + tail)
-        print(f"updated {DOCS}")
+        write_block(block, START, END, "Batch engine")
 
 
 if __name__ == "__main__":

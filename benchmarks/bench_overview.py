@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import datetime as dt
 import os
-import platform
 import socket
 import sqlite3
 import statistics
@@ -51,6 +50,7 @@ from sqlalchemy.orm import sessionmaker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
+from benchdocs import machine, write_block  # noqa: E402
 from hisaab.auth.tokens import Claims  # noqa: E402
 from hisaab.auth.users import create_user  # noqa: E402
 from hisaab.config import Settings  # noqa: E402
@@ -72,7 +72,6 @@ from overview_data import (  # noqa: E402
 )
 from postgres_server import postgres_server  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench:overview:start -->", "<!-- bench:overview:end -->"
 CHUNK = 1_000_000
 TARGET_MS = 100
@@ -458,17 +457,6 @@ def postgres_database(dsn: str | None) -> Iterator[str]:
 # --- the report ------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu, mem = "unknown CPU", 0.0
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) / (1 << 20)
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
-
-
 def render(backends: list[Backend], args: argparse.Namespace) -> str:
     lines = [
         START,
@@ -541,17 +529,6 @@ def render(backends: list[Backend], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write_docs(block: str) -> None:
-    text_ = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START in text_:
-        head, _, rest = text_.partition(START)
-        _, _, tail = rest.partition(END)
-        DOCS.write_text(head + block + tail)
-    else:
-        DOCS.write_text(text_.rstrip("\n") + "\n\n## Overview API\n\n" + block + "\n")
-    print(f"updated {DOCS}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="payments on PostgreSQL")
@@ -577,7 +554,7 @@ def main() -> None:
     block = render(backends, args)
     print(block)
     if not args.no_docs:
-        write_docs(block)
+        write_block(block, START, END, "Overview API")
 
 
 if __name__ == "__main__":

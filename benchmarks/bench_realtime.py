@@ -51,6 +51,8 @@ import websockets
 from sqlalchemy import create_engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdocs import machine, write_block
 from postgres_server import postgres_server
 
 SECRET = "bench-callback-secret"
@@ -489,7 +491,6 @@ def report(
 
 WARM_UP_SECONDS = 2.0
 START, END = "<!-- bench:realtime:start -->", "<!-- bench:realtime:end -->"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 # The suite `make bench-realtime` runs: (database, worker in the API process, Redis, kill at s,
 # separate workers).
 SUITE = (
@@ -534,7 +535,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
 def doc_block(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         START,
-        f"Measured {time.strftime('%Y-%m-%d')} on {cpu_model()}, {results[0]['machine']}, "
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, "
         f"load average {os.getloadavg()[0]:.1f} at the end, by `make bench-realtime` "
         f"(`benchmarks/bench_realtime.py --suite`): {args.rate:g} callbacks/s offered for "
         f"{args.seconds:g} s over HTTP by a separate load process against `hisaab serve`. "
@@ -579,26 +580,6 @@ def doc_block(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 def cpu_cell(cpu: dict[str, float]) -> str:
     return ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.machine()
-
-
-def write_docs(block: str) -> None:
-    text_ = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START in text_:
-        head, _, rest = text_.partition(START)
-        _, _, tail = rest.partition(END)
-        DOCS.write_text(head + block + tail)
-    else:
-        DOCS.write_text(
-            text_.rstrip("\n") + "\n\n## Real-time M-Pesa reconciliation\n\n" + block + "\n"
-        )
 
 
 def main() -> None:
@@ -660,7 +641,7 @@ def main() -> None:
         results.append(run_one(one))
         print(json.dumps(results[-1], indent=2), flush=True)
     block = doc_block(results, args)
-    write_docs(block)
+    write_block(block, START, END, "Real-time M-Pesa reconciliation")
     print(block)
 
 
