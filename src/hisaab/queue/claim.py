@@ -55,6 +55,7 @@ def claim(
     now: dt.datetime | None = None,
     kinds: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
+    sweep: bool = True,
 ) -> ClaimedJob | None:
     """Take the next due job for `worker_id` and commit the claim; None when nothing is due.
 
@@ -71,6 +72,7 @@ def claim(
         now=now,
         kinds=kinds,
         exclude=exclude,
+        sweep=sweep,
     )
     return jobs[0] if jobs else None
 

@@ -411,6 +411,7 @@ class Worker:
     def _step(self, handlers: Mapping[str, Handler]) -> bool:
         """Claim and run a batch, else one job; False when nothing was due."""
         batch_kinds = [k for k in self.batch_handlers if self.kinds is None or k in self.kinds]
+        sweep = self._sweep_due()  # at most one sweep a step, by whichever claim comes first
         if batch_kinds:
             jobs = claim_many(
                 self.session_factory,
@@ -419,7 +420,7 @@ class Worker:
                 kinds=batch_kinds,
                 visibility_timeout=self.visibility_timeout,
                 max_attempts=self.policy.max_attempts,
-                sweep=self._sweep_due(),
+                sweep=sweep,
             )
             if jobs:
                 by_kind: dict[str, list[ClaimedJob]] = {}
@@ -440,6 +441,7 @@ class Worker:
             max_attempts=self.policy.max_attempts,
             kinds=self.kinds,
             exclude=batch_kinds,
+            sweep=sweep and not batch_kinds,
         )
         if job is None:
             return False
