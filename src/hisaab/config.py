@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     realtime_stuck_after_seconds: int = Field(
         default=120, ge=1, description="a session processing longer than this is stuck"
     )
+    # Reconcile a session in the transaction that records an event about it (callback, C2B
+    # confirmation, status result, initiation); the durable queue takes it only if that fails.
+    # False sends every reconciliation through the queue to a worker.
+    realtime_reconcile_at_intake: bool = Field(
+        default=True,
+        description="reconcile in the transaction that records the event (else: via the queue)",
+    )
     ws_heartbeat_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Completed queue jobs are deleted after this many days (0 keeps them); see queue.retention.
     queue_retention_days: int = Field(default=7, ge=0)

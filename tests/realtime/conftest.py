@@ -74,6 +74,13 @@ def worker_settings(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def through_the_queue(worker_settings: Callable[..., None]) -> None:
+    """Events queue their reconciliation for a worker instead of reconciling it at intake
+    (HISAAB_REALTIME_RECONCILE_AT_INTAKE=false): for tests of the worker's side of the queue."""
+    worker_settings(realtime_reconcile_at_intake="false")
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "hisaab.db"

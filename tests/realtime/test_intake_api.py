@@ -244,7 +244,8 @@ class TestRepeatedCallbacks:
         [alert] = api.jobs(kind="realtime.alert")
         assert json.loads(alert["payload"])["alert"]["kind"] == "duplicate_callback"
 
-    def test_two_copies_reconciled_in_one_batch_reconcile_the_session_once(
+    @pytest.mark.usefixtures("through_the_queue")
+    def test_copies_queued_together_are_reconciled_in_one_batch_once(
         self, api: RealtimeApi
     ) -> None:
         session_id = pushed_session(api)

@@ -541,11 +541,11 @@ class TestMerchantAdmin:
 class TestSessionView:
     def test_shows_the_evidence_with_phones_masked(self, api: RealtimeApi) -> None:
         paid_order(api)
-        api.callback(stk_callback("ws_CO_ps_order_1001"))  # a repeat
+        api.callback(stk_callback("ws_CO_ps_order_1001"))  # a repeat, flagged as one at once
         response = api.client.get("/api/sessions/ps_order_1001", headers=api.headers("sp-finance"))
         assert response.status_code == 200, response.text
         view = response.json()
-        assert (view["status"], view["reconciliationStatus"]) == ("paid", "matched")
+        assert (view["status"], view["reconciliationStatus"]) == ("paid", "discrepancy")
         assert view["amount"] == "2500.00"
         assert [(e["kind"], e["repeat"], e["phone"]) for e in view["events"]] == [
             ("stk_callback", False, "2547****678"),

@@ -40,6 +40,7 @@ def _worker(env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen[byt
         )
 
 
+@pytest.mark.usefixtures("through_the_queue")  # the callbacks wait in the queue for workers
 def test_no_callback_is_lost_or_reconciled_twice(database_url: str, tmp_path: Path) -> None:
     upgrade(database_url)
     engine = make_engine(database_url)

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from hisaab import __version__
@@ -26,6 +26,7 @@ from hisaab.overview.cache import make_cache
 from hisaab.pubsub import FanoutConfig, FanoutError, Hub, Subscriber
 from hisaab.pubsub import configure as configure_publisher
 from hisaab.pubsub.publisher import aclose_default as aclose_publisher
+from hisaab.queue.jobs import enqueued_in
 from hisaab.redis_client import make_client
 from hisaab.storage.engine import make_engine
 from hisaab.storage.group_commit import GroupCommit
@@ -74,9 +75,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     configure_publisher(app.state.fanout)
     app.state.hub = Hub()
     # Callbacks are written by group commit; an in-process worker (hisaab serve --with-worker,
-    # the demo) is woken as soon as what it must reconcile is committed.
+    # the demo) is woken as soon as a commit has queued work for it, and only then.
     app.state.wake_worker = None
-    app.state.intake = GroupCommit(app.state.sessions, after_commit=lambda: _wake(app))
+    app.state.intake = GroupCommit(app.state.sessions, after_commit=lambda db: _wake(app, db))
     return app
 
 
@@ -89,9 +90,9 @@ class HisaabAPI(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def _wake(app: FastAPI) -> None:
+def _wake(app: FastAPI, committed: Session) -> None:
     wake = app.state.wake_worker
-    if wake is not None:
+    if wake is not None and enqueued_in(committed):
         wake()
 
 

@@ -13,12 +13,16 @@ still poll. SQLite has no NOTIFY; its workers poll (and in-process ones are woke
 
 A handler is `handler(session, payload)`: it runs in the transaction that marks its job done,
 so what it writes through `session` commits exactly once with that mark.
+
+`run_now` is the other way to get a batch job done: in the caller's own transaction, at once,
+with the queue as the fallback if it fails (real-time reconciliation does this at intake).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +44,9 @@ BATCH_HANDLERS: dict[str, BatchHandler] = {}
 HANDLER_MODULES = ("hisaab.recon.match_job", "hisaab.realtime.jobs", "hisaab.queue.retention")
 # The PostgreSQL channel that tells listening workers a job was enqueued; payload: its kind.
 WAKE_CHANNEL = "hisaab_jobs"
+# Session.info key: this session's transaction enqueued something (see `enqueued_in`).
+_ENQUEUED = "hisaab.queue.enqueued"
+logger = logging.getLogger("hisaab.queue")
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -92,6 +99,7 @@ def enqueue(
         "created_at": utcnow(),
     }
     connection = session.connection()
+    session.info[_ENQUEUED] = True
     statement = _INSERT_AND_NOTIFY if on_postgres(session) else _INSERT
     job_id = connection.execute(statement, values).scalar_one()  # the id, first column
     return Enqueued(int(job_id), kind, at)
@@ -124,6 +132,7 @@ def enqueue_many(session: Session, kind: str, payloads: Sequence[Mapping[str, An
         return
     now = utcnow()
     connection = session.connection()
+    session.info[_ENQUEUED] = True
     if on_postgres(session):  # SQLite has no NOTIFY: its workers poll
         texts = [json.dumps(dict(payload), sort_keys=True, default=str) for payload in payloads]
         connection.execute(
@@ -162,9 +171,46 @@ def arm(session: Session, kind: str) -> bool:
     """
     if queued(session, kind):
         return False
+    session.info[_ENQUEUED] = True
     session.execute(
         insert(QueueJob).values(
             kind=kind, payload="{}", status="queued", attempts=0, run_after=utcnow()
         )
     )
+    return True
+
+
+def enqueued_in(session: Session) -> bool:
+    """Whether work done through `session` enqueued a job (an in-process worker is woken
+    after such a commit, and only then: waking it for nothing costs it a claim)."""
+    return bool(session.info.get(_ENQUEUED))
+
+
+def run_now(
+    session: Session, kind: str, payloads: Sequence[Mapping[str, Any]], run: BatchHandler
+) -> bool:
+    """Do a batch of `kind` jobs in the caller's transaction instead of queueing them.
+
+    `run(session, payloads)` is what a worker would call for them (the kind's batch handler).
+    It runs inside a savepoint, so what it writes commits with the caller's transaction,
+    exactly once, or not at all. If it raises, the savepoint is rolled back, the caller's own
+    writes stay, and the jobs are enqueued instead for a worker to retry with backoff: doing
+    the work now never loses it. True if the work was done now.
+    """
+    if not payloads:
+        return True
+    try:
+        with session.begin_nested():
+            run(session, [dict(payload) for payload in payloads])
+    except Exception as exc:
+        logger.warning(
+            "running %d %s job(s) at once failed (%s: %s); queued for a worker instead",
+            len(payloads),
+            kind,
+            type(exc).__name__,
+            exc,
+            exc_info=True,
+        )
+        enqueue_many(session, kind, payloads)
+        return False
     return True

@@ -1,11 +1,11 @@
 """Taking in what M-Pesa posts to us: STK callbacks, C2B requests, Transaction Status results.
 
-Each function records the message as an event and enqueues a reconciliation in the caller's
-transaction, then returns the acknowledgement Daraja expects. Nothing is dropped: a payload
-with a wrong or missing secret, or one that cannot be read, is kept as a `rejected` event
-(and the caller answers 403 or 422 after committing it); a repeat is kept as a repeat and
-changes nothing; a callback whose session is not yet recorded is kept and reconciled when the
-session appears.
+Each function records the message as an event and has its session reconciled in the caller's
+transaction (or queued; hisaab.realtime.triggers), then returns the acknowledgement Daraja
+expects. Nothing is dropped: a payload with a wrong or missing secret, or one that cannot be
+read, is kept as a `rejected` event (and the caller answers 403 or 422 after committing it); a
+repeat is kept as a repeat and changes nothing; a callback whose session is not yet recorded
+is kept and reconciled when the session appears.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from hisaab.mpesa.payloads import (
     parse_stk_callback,
     parse_transaction_status_result,
 )
-from hisaab.queue.jobs import enqueue, enqueue_many
 from hisaab.realtime import repository as repo
-from hisaab.realtime.service import RECONCILE_JOB
+from hisaab.realtime import triggers
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
@@ -95,7 +94,7 @@ def stk_callback(db: Session, raw: bytes, received_at: dt.datetime) -> Intake:
         amount_minor=callback.amount_minor,
         phone=callback.phone,
     )
-    _enqueue(db, session_id, checkout, "stk_callback", received_at, event.id)
+    _reconcile(db, session_id, checkout, "stk_callback", received_at, event.id)
     return Intake(ACCEPTED, None, event.id)
 
 
@@ -130,20 +129,19 @@ def stk_callbacks(db: Session, arrived: list[tuple[bytes, dt.datetime]]) -> list
         for n, cb in good
     ]
     event_ids = repo.record_events(db, rows)
-    jobs = []
-    for (_n, cb), row, event_id in zip(good, rows, event_ids, strict=True):
-        payload: dict[str, Any] = {
-            "trigger": "stk_callback",
-            "received_at": row["received_at"].isoformat(),
-            "event_id": event_id,
-        }
-        session_id = sessions.get(cb.checkout_request_id)
-        if session_id is not None:
-            payload["session_id"] = session_id
-        else:
-            payload["checkout_request_id"] = cb.checkout_request_id
-        jobs.append(payload)
-    enqueue_many(db, RECONCILE_JOB, jobs)
+    triggers.reconcile_soon(
+        db,
+        [
+            triggers.request(
+                "stk_callback",
+                row["received_at"],
+                event_id,
+                session_id=row["session_id"],
+                checkout_request_id=row["checkout_request_id"],
+            )
+            for row, event_id in zip(rows, event_ids, strict=True)
+        ],
+    )
     answers: list[Intake] = []
     ids = iter(event_ids)
     for n, cb in enumerate(parsed):
@@ -198,7 +196,7 @@ def c2b_confirmation(db: Session, raw: bytes, received_at: dt.datetime) -> Intak
         note=None if session_id else f"no open session for account {payment.bill_ref!r}",
     )
     if session_id is not None:
-        _enqueue(db, session_id, None, "c2b_confirmation", received_at, event.id)
+        _reconcile(db, session_id, None, "c2b_confirmation", received_at, event.id)
     return Intake(c2b_confirmation_ack(), None, event.id)
 
 
@@ -227,7 +225,7 @@ def transaction_status(db: Session, raw: bytes, received_at: dt.datetime) -> Int
         note=None if completed else f"status {result.status!r}",
     )
     if session_id is not None:
-        _enqueue(db, session_id, None, "transaction_status", received_at, event.id)
+        _reconcile(db, session_id, None, "transaction_status", received_at, event.id)
     return Intake(ACCEPTED, None, event.id)
 
 
@@ -243,7 +241,7 @@ def transaction_status_timeout(db: Session, raw: bytes, received_at: dt.datetime
     return Intake(ACCEPTED, None, event.id)
 
 
-def _enqueue(
+def _reconcile(
     db: Session,
     session_id: str | None,
     checkout_request_id: str | None,
@@ -251,16 +249,18 @@ def _enqueue(
     received_at: dt.datetime,
     event_id: int,
 ) -> None:
-    payload: dict[str, Any] = {
-        "trigger": trigger,
-        "received_at": received_at.isoformat(),
-        "event_id": event_id,
-    }
-    if session_id is not None:
-        payload["session_id"] = session_id
-    else:
-        payload["checkout_request_id"] = checkout_request_id
-    enqueue(db, RECONCILE_JOB, payload)
+    triggers.reconcile_soon(
+        db,
+        [
+            triggers.request(
+                trigger,
+                received_at,
+                event_id,
+                session_id=session_id,
+                checkout_request_id=checkout_request_id,
+            )
+        ],
+    )
 
 
 def _json(raw: bytes) -> Any:

@@ -1,6 +1,6 @@
 """Background work of real-time reconciliation, run by `hisaab worker` from the durable queue.
 
-    realtime.reconcile   reconcile sessions after an event (batched: many per transaction)
+    realtime.reconcile   reconcile sessions after an event, when the trigger queued it (batched)
     mpesa.query          ask M-Pesa about one session's STK Push, then reconcile it
     realtime.stuck_check the periodic check: query sessions stuck in processing, re-arm itself
     realtime.alert       send one alert by email and SMS, deduplicated and rate-limited
@@ -20,7 +20,7 @@ from hisaab.config import get_settings
 from hisaab.mpesa.client import DarajaClient
 from hisaab.mpesa.errors import MpesaNotConfigured
 from hisaab.queue.jobs import arm, batch_handler, enqueue, handler, queued
-from hisaab.realtime import alerting, service
+from hisaab.realtime import alerting, service, triggers
 from hisaab.realtime import repository as repo
 from hisaab.realtime.sessions import record_query, stuck_sessions
 from hisaab.storage.models import utcnow
@@ -34,46 +34,10 @@ def _stuck_after() -> dt.timedelta:
     return dt.timedelta(seconds=get_settings().realtime_stuck_after_seconds)
 
 
-def _received(payload: dict[str, Any]) -> dt.datetime | None:
-    text = payload.get("received_at")
-    if not text:
-        return None
-    value = dt.datetime.fromisoformat(str(text))
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 @batch_handler(service.RECONCILE_JOB)
 def reconcile_batch(db: Session, payloads: list[dict[str, Any]]) -> None:
-    """Reconcile each session named in the batch once, however many of its events are in it."""
-    stuck_after = _stuck_after()
-    wanted: dict[str, dict[str, Any]] = {}
-    for payload in payloads:
-        session_id = payload.get("session_id")
-        if session_id is None:
-            checkout = str(payload["checkout_request_id"])
-            received = _received(payload) or utcnow()
-            event_id = payload.get("event_id")
-            if service.reconcile_orphan(db, checkout, received_at=received, event_id=event_id):
-                continue
-            session_id = repo.session_id_for_checkout(db, checkout)
-            if session_id is None:
-                continue
-            repo.link_events(db, session_id, checkout)
-        earlier = wanted.get(str(session_id))
-        if earlier is None or (_received(payload) or utcnow()) < (_received(earlier) or utcnow()):
-            wanted[str(session_id)] = payload
-    service.reconcile_sessions(
-        db,
-        {
-            session_id: service.Request(
-                str(payload.get("trigger", "event")),
-                _received(payload),
-                payload.get("event_id"),
-            )
-            for session_id, payload in wanted.items()
-        },
-        stuck_after=stuck_after,
-    )
+    """Reconcile what was queued (the trigger could not, or was set not to, do it at once)."""
+    triggers.reconcile_requests(db, payloads, stuck_after=_stuck_after())
 
 
 @handler(service.QUERY_JOB)

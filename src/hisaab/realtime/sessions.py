@@ -2,9 +2,9 @@
 
 Calls to Daraja happen outside any database transaction, between two short ones: the first
 takes the session (`pending` -> `processing`, so two callers can never push twice), the second
-records what Daraja answered, attaches callbacks that arrived before it, and enqueues the
-session's reconciliation. If Daraja refuses, the session goes back to `pending` and the refusal
-is kept as an event.
+records what Daraja answered, attaches callbacks that arrived before it, and reconciles the
+session (or queues that; hisaab.realtime.triggers). If Daraja refuses, the session goes back
+to `pending` and the refusal is kept as an event.
 """
 
 from __future__ import annotations
@@ -31,9 +31,8 @@ from hisaab.mpesa.client import DarajaClient
 from hisaab.mpesa.errors import MpesaNotConfigured
 from hisaab.mpesa.payloads import QueryStatus
 from hisaab.mpesa.phones import normalise_phone
-from hisaab.queue.jobs import enqueue
 from hisaab.realtime import repository as repo
-from hisaab.realtime.service import RECONCILE_JOB
+from hisaab.realtime import triggers
 from hisaab.storage.models import utcnow
 
 SessionFactory = Callable[[], Session]
@@ -278,15 +277,8 @@ def stk_push(
             ),
         )
         repo.link_events(db, session_id, answer.checkout_request_id)
-        enqueue(
-            db,
-            RECONCILE_JOB,
-            {
-                "session_id": session_id,
-                "trigger": "payment_initiation",
-                "received_at": now.isoformat(),
-                "event_id": event.id,
-            },
+        triggers.reconcile_soon(
+            db, [triggers.request("payment_initiation", now, event.id, session_id=session_id)]
         )
         audit(
             db,
@@ -351,15 +343,8 @@ def query(
         raise Conflict(f"session {session_id!r} has no STK Push to query yet")
     with sessions() as db, db.begin():
         event_id, status = record_query(db, session_id, checkout, client, trigger="status_query")
-        enqueue(
-            db,
-            RECONCILE_JOB,
-            {
-                "session_id": session_id,
-                "trigger": "stk_query",
-                "received_at": utcnow().isoformat(),
-                "event_id": event_id,
-            },
+        triggers.reconcile_soon(
+            db, [triggers.request("stk_query", utcnow(), event_id, session_id=session_id)]
         )
         fresh = repo.session_row(db, session_id)
     assert fresh is not None

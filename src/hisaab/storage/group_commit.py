@@ -51,14 +51,19 @@ class _Item(Generic[T]):
 
 
 class GroupCommit:
-    """Runs submitted work in shared transactions on one writer thread."""
+    """Runs submitted work in shared transactions on one writer thread.
+
+    `after_commit(session)`, if given, is called with the session of each committed
+    transaction (its `info` tells what the work did), before the callers get their answers;
+    it must be quick (waking a worker is).
+    """
 
     def __init__(
         self,
         sessions: Callable[[], Session],
         *,
         max_batch: int = 500,
-        after_commit: Callable[[], None] | None = None,
+        after_commit: Callable[[Session], None] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -123,11 +128,6 @@ class GroupCommit:
                 ]
             for item, outcome in zip(batch, self._write(batch), strict=True):
                 item.loop.call_soon_threadsafe(_settle, item.future, outcome)
-            if self.after_commit is not None:
-                try:
-                    self.after_commit()
-                except Exception:  # a wake-up hint must never fail the writes
-                    logger.exception("after_commit hook failed")
 
     def _write(self, batch: list[_Item[Any]]) -> list[tuple[bool, Any]]:
         try:
@@ -135,6 +135,11 @@ class GroupCommit:
                 results = _run(session, batch)
             self.commits += 1
             self.written += len(batch)
+            if self.after_commit is not None:
+                try:
+                    self.after_commit(session)
+                except Exception:  # a hint such as a wake-up must never fail the writes
+                    logger.exception("after_commit hook failed")
             return results
         except Exception as exc:
             if len(batch) == 1:

@@ -1,0 +1,120 @@
+"""What recording an event about a payment session sets off: that session's reconciliation.
+
+Every trigger of the seed (payment initiation, STK callback, status query, C2B confirmation,
+Transaction Status result) calls `reconcile_soon` in the transaction that records its event,
+with one request per event:
+
+    {"trigger": "stk_callback", "received_at": "<iso>", "event_id": 17,
+     "session_id": "..."}            # or "checkout_request_id" when no session claims it yet
+
+By default (`HISAAB_REALTIME_RECONCILE_AT_INTAKE`, on) the sessions are reconciled right there,
+in that same transaction: the event, the session's new status, its result, its discrepancies
+and the live messages commit together, and the result reaches WebSocket clients at that commit
+instead of after a queue hop (a wake-up, a claim and two more commits). The durable queue stays
+the safety net: if reconciling raises, it is rolled back to a savepoint and the requests are
+queued as `realtime.reconcile` jobs for a worker, which retries with backoff. With the setting
+off, every request is queued. Either way an event is never committed without its
+reconciliation being done or queued.
+
+`reconcile_requests` is the work itself, the same whether it runs at intake or in a worker
+(the queue's batch handler for `realtime.reconcile`, hisaab.realtime.jobs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hisaab.config import get_settings
+from hisaab.queue.jobs import enqueue_many, run_now
+from hisaab.realtime import repository as repo
+from hisaab.realtime import service
+from hisaab.storage.models import utcnow
+
+
+def request(
+    trigger: str,
+    received_at: dt.datetime,
+    event_id: int | None,
+    *,
+    session_id: str | None = None,
+    checkout_request_id: str | None = None,
+) -> dict[str, Any]:
+    """One reconciliation request, as run now or stored as a queue job's payload."""
+    payload: dict[str, Any] = {
+        "trigger": trigger,
+        "received_at": received_at.isoformat(),
+        "event_id": event_id,
+    }
+    if session_id is not None:
+        payload["session_id"] = session_id
+    else:
+        payload["checkout_request_id"] = checkout_request_id
+    return payload
+
+
+def reconcile_soon(db: Session, requests: Sequence[dict[str, Any]]) -> None:
+    """Reconcile the sessions these requests name: now, in `db`'s transaction, or via the queue."""
+    if not requests:
+        return
+    settings = get_settings()
+    if not settings.realtime_reconcile_at_intake:
+        enqueue_many(db, service.RECONCILE_JOB, requests)
+        return
+    stuck_after = dt.timedelta(seconds=settings.realtime_stuck_after_seconds)
+    run_now(
+        db,
+        service.RECONCILE_JOB,
+        requests,
+        lambda session, batch: reconcile_requests(session, batch, stuck_after=stuck_after),
+    )
+
+
+def reconcile_requests(
+    db: Session, requests: list[dict[str, Any]], *, stuck_after: dt.timedelta
+) -> None:
+    """Reconcile each session named once, however many of its events are among the requests.
+
+    A request for a CheckoutRequestID that no session has yet waits (see
+    `service.reconcile_orphan`); one whose session has appeared meanwhile links the early
+    events to it and reconciles it.
+    """
+    wanted: dict[str, dict[str, Any]] = {}
+    for payload in requests:
+        session_id = payload.get("session_id")
+        if session_id is None:
+            checkout = str(payload["checkout_request_id"])
+            received = _received(payload) or utcnow()
+            event_id = payload.get("event_id")
+            if service.reconcile_orphan(db, checkout, received_at=received, event_id=event_id):
+                continue
+            session_id = repo.session_id_for_checkout(db, checkout)
+            if session_id is None:
+                continue
+            repo.link_events(db, session_id, checkout)
+        earlier = wanted.get(str(session_id))
+        if earlier is None or (_received(payload) or utcnow()) < (_received(earlier) or utcnow()):
+            wanted[str(session_id)] = payload
+    service.reconcile_sessions(
+        db,
+        {
+            session_id: service.Request(
+                str(payload.get("trigger", "event")),
+                _received(payload),
+                payload.get("event_id"),
+            )
+            for session_id, payload in wanted.items()
+        },
+        stuck_after=stuck_after,
+    )
+
+
+def _received(payload: dict[str, Any]) -> dt.datetime | None:
+    text = payload.get("received_at")
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(str(text))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
