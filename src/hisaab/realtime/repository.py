@@ -24,7 +24,7 @@ from hisaab.storage.realtime_models import (
     RealtimeDiscrepancy,
     RealtimeResult,
 )
-from hisaab.storage.sql import on_postgres, one_of
+from hisaab.storage.sql import on_postgres, one_of_param
 
 EVENTS = cast(Table, MpesaEvent.__table__)
 SESSIONS = cast(Table, PaymentSession.__table__)
@@ -190,11 +190,9 @@ def sessions_for_checkouts(session: Session, checkouts: set[str]) -> dict[str, s
     """Session ids by CheckoutRequestID, for those that have one."""
     if not checkouts:
         return {}
-    rows = session.connection().execute(
-        select(SESSIONS.c.checkout_request_id, SESSIONS.c.id).where(
-            one_of(SESSIONS.c.checkout_request_id, sorted(checkouts), session)
-        )
-    )
+    connection = session.connection()
+    statement = _statements(connection.dialect.name).sessions_for_checkouts
+    rows = connection.execute(statement, {"checkouts": sorted(checkouts)})
     return {str(checkout): str(sid) for checkout, sid in rows}
 
 
@@ -273,10 +271,12 @@ def load_sessions(
     """Sessions by id (missing ids are absent); locked in id order on PostgreSQL."""
     if not ids:
         return {}
-    query = select(SESSIONS).where(one_of(SESSIONS.c.id, ids, session)).order_by(SESSIONS.c.id)
-    if lock:
-        query = query.with_for_update()
-    return {row["id"]: dict(row) for row in session.execute(query).mappings()}
+    connection = session.connection()
+    statements = _statements(connection.dialect.name)
+    query = statements.sessions_locked if lock else statements.sessions
+    return {
+        row["id"]: dict(row) for row in connection.execute(query, {"ids": list(ids)}).mappings()
+    }
 
 
 def load_evidence_many(session: Session, views: Sequence[SessionView]) -> dict[str, list[Evidence]]:
@@ -285,26 +285,10 @@ def load_evidence_many(session: Session, views: Sequence[SessionView]) -> dict[s
     if not views:
         return found
     by_checkout = {v.checkout_request_id: v.id for v in views if v.checkout_request_id}
-    about: ColumnElement[bool] = one_of(EVENTS.c.session_id, list(found), session)
-    if by_checkout:
-        about = or_(about, one_of(EVENTS.c.checkout_request_id, list(by_checkout), session))
-    rows = session.execute(
-        select(
-            EVENTS.c.id,
-            EVENTS.c.kind,
-            EVENTS.c.session_id,
-            EVENTS.c.checkout_request_id,
-            EVENTS.c.received_at,
-            EVENTS.c.authenticated,
-            EVENTS.c.dedupe_key,
-            EVENTS.c.first_of,
-            EVENTS.c.result_code,
-            EVENTS.c.amount_minor,
-            EVENTS.c.receipt,
-            EVENTS.c.phone,
-        )
-        .where(about)
-        .order_by(EVENTS.c.id)
+    connection = session.connection()
+    rows = connection.execute(
+        _statements(connection.dialect.name).evidence,
+        {"ids": list(found), "checkouts": list(by_checkout)},
     ).all()
     for r in rows:
         owners = {r.session_id} if r.session_id in found else set()
@@ -330,19 +314,69 @@ def sessions_by_receipt(session: Session, receipts: set[str]) -> dict[str, set[s
     """For each receipt, the sessions whose trusted evidence carries it."""
     if not receipts:
         return {}
-    rows = session.execute(
-        select(EVENTS.c.receipt, EVENTS.c.session_id)
-        .where(
-            one_of(EVENTS.c.receipt, sorted(receipts), session),
-            EVENTS.c.authenticated.is_(True),
-            EVENTS.c.session_id.isnot(None),
-        )
-        .distinct()
+    connection = session.connection()
+    rows = connection.execute(
+        _statements(connection.dialect.name).receipt_holders, {"receipts": sorted(receipts)}
     ).all()
     holders: dict[str, set[str]] = {}
     for receipt, session_id in rows:
         holders.setdefault(receipt, set()).add(session_id)
     return holders
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """The reads of every reconciliation, built once per dialect (see one_of_param)."""
+
+    sessions_for_checkouts: Any
+    sessions: Any
+    sessions_locked: Any
+    evidence: Any
+    receipt_holders: Any
+
+
+@functools.cache
+def _statements(dialect: str) -> _Reads:
+    def listed(column: Any, name: str) -> ColumnElement[bool]:
+        return one_of_param(column, name, dialect)
+
+    sessions = select(SESSIONS).where(listed(SESSIONS.c.id, "ids")).order_by(SESSIONS.c.id)
+    return _Reads(
+        sessions_for_checkouts=select(SESSIONS.c.checkout_request_id, SESSIONS.c.id).where(
+            listed(SESSIONS.c.checkout_request_id, "checkouts")
+        ),
+        sessions=sessions,
+        # FOR UPDATE is rendered on PostgreSQL only; SQLite's one writer serializes anyway.
+        sessions_locked=sessions.with_for_update(),
+        evidence=select(
+            EVENTS.c.id,
+            EVENTS.c.kind,
+            EVENTS.c.session_id,
+            EVENTS.c.checkout_request_id,
+            EVENTS.c.received_at,
+            EVENTS.c.authenticated,
+            EVENTS.c.dedupe_key,
+            EVENTS.c.first_of,
+            EVENTS.c.result_code,
+            EVENTS.c.amount_minor,
+            EVENTS.c.receipt,
+            EVENTS.c.phone,
+        )
+        .where(
+            or_(
+                listed(EVENTS.c.session_id, "ids"),
+                listed(EVENTS.c.checkout_request_id, "checkouts"),
+            )
+        )
+        .order_by(EVENTS.c.id),
+        receipt_holders=select(EVENTS.c.receipt, EVENTS.c.session_id)
+        .where(
+            listed(EVENTS.c.receipt, "receipts"),
+            EVENTS.c.authenticated.is_(True),
+            EVENTS.c.session_id.isnot(None),
+        )
+        .distinct(),
+    )
 
 
 def outcome_values(decision: Decision, now: dt.datetime) -> dict[str, Any]:
