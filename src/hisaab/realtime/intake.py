@@ -109,7 +109,6 @@ def stk_callbacks(db: Session, arrived: list[tuple[bytes, dt.datetime]]) -> list
         except InputError as exc:
             parsed.append(exc)
     good = [(n, cb) for n, cb in enumerate(parsed) if not isinstance(cb, InputError)]
-    sessions = repo.sessions_for_checkouts(db, {cb.checkout_request_id for _, cb in good})
     rows = [
         {
             "kind": "stk_callback",
@@ -117,7 +116,7 @@ def stk_callbacks(db: Session, arrived: list[tuple[bytes, dt.datetime]]) -> list
             "received_at": arrived[n][1],
             "dedupe_key": cb.checkout_request_id,
             "first_of": cb.checkout_request_id,
-            "session_id": sessions.get(cb.checkout_request_id),
+            "session_id": None,  # the session that has its CheckoutRequestID, if any
             "checkout_request_id": cb.checkout_request_id,
             "receipt": cb.receipt,
             "result_code": cb.result.code,
@@ -128,7 +127,7 @@ def stk_callbacks(db: Session, arrived: list[tuple[bytes, dt.datetime]]) -> list
         }
         for n, cb in good
     ]
-    event_ids = repo.record_events(db, rows)
+    recorded = repo.record_events(db, rows)
     triggers.reconcile_soon(
         db,
         [
@@ -136,14 +135,14 @@ def stk_callbacks(db: Session, arrived: list[tuple[bytes, dt.datetime]]) -> list
                 "stk_callback",
                 row["received_at"],
                 event_id,
-                session_id=row["session_id"],
+                session_id=session_id,
                 checkout_request_id=row["checkout_request_id"],
             )
-            for row, event_id in zip(rows, event_ids, strict=True)
+            for row, (event_id, session_id) in zip(rows, recorded, strict=True)
         ],
     )
     answers: list[Intake] = []
-    ids = iter(event_ids)
+    ids = iter(event_id for event_id, _session_id in recorded)
     for n, cb in enumerate(parsed):
         if isinstance(cb, InputError):
             raw, received_at = arrived[n]

@@ -131,14 +131,16 @@ _PG_FIRST_EVENTS = text(
     """
     INSERT INTO mpesa_events (kind, payload, received_at, dedupe_key, first_of, session_id,
         checkout_request_id, receipt, result_code, amount_minor, phone, authenticated, note)
-    SELECT kind, payload, received_at, dedupe_key, first_of, session_id,
+    SELECT kind, payload, received_at, dedupe_key, first_of,
+        COALESCE(session_id, (SELECT s.id FROM payment_sessions AS s
+                              WHERE s.checkout_request_id = r.checkout_request_id)),
         checkout_request_id, receipt, result_code, amount_minor, phone, authenticated, note
     FROM json_to_recordset(CAST(:rows AS json)) AS r(kind text, payload text,
         received_at timestamptz, dedupe_key text, first_of text, session_id text,
         checkout_request_id text, receipt text, result_code text, amount_minor bigint,
         phone text, authenticated boolean, note text)
     ON CONFLICT (kind, first_of) WHERE first_of IS NOT NULL DO NOTHING
-    RETURNING id, kind, first_of
+    RETURNING id, kind, first_of, session_id
     """
 )
 
@@ -146,16 +148,32 @@ _PG_FIRST_EVENTS = text(
 _SQLITE_FIRST_EVENTS = _claiming(sqlite.insert(EVENTS)).returning(*_CLAIMED)
 
 
-def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Keep many events (see `record_event`), in order; their ids, in the same order.
+def record_events(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str | None]]:
+    """Keep many events (see `record_event`), in order; their ids and session ids, in order.
 
-    One multi-row INSERT claims every (kind, dedupe key) it can; the rows whose key was
-    already claimed (earlier, or by an earlier row of this batch) are inserted as repeats.
+    A row without a session id is attached to the session that has its CheckoutRequestID, if
+    one has (on PostgreSQL inside the INSERT, which saves a round trip per batch). One
+    multi-row INSERT claims every (kind, dedupe key) it can; the rows whose key was already
+    claimed (earlier, or by an earlier row of this batch) are inserted as repeats.
     """
     if not rows:
         return []
     connection = session.connection()
-    claimed: dict[tuple[str, str], int] = {}
+    postgres = on_postgres(session)
+    if not postgres:
+        sessions = sessions_for_checkouts(
+            session,
+            {
+                r["checkout_request_id"]
+                for r in rows
+                if r["checkout_request_id"] and not r["session_id"]
+            },
+        )
+        rows = [
+            {**r, "session_id": r["session_id"] or sessions.get(r["checkout_request_id"])}
+            for r in rows
+        ]
+    claimed: dict[tuple[str, str], tuple[int, str | None]] = {}
     firsts: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for row in rows:
@@ -164,26 +182,31 @@ def record_events(session: Session, rows: list[dict[str, Any]]) -> list[int]:
             seen.add(key)
             firsts.append(row)
     if firsts:
-        if on_postgres(session):
-            # One array per column: a statement of fixed text, which PostgreSQL prepares once
-            # (a multi-row VALUES is new text at every batch size, parsed every time).
+        if postgres:
             found = connection.execute(_PG_FIRST_EVENTS, {"rows": _json_rows(firsts)})
+            for event_id, kind, first_of, session_id in found:
+                claimed[(kind, first_of)] = (int(event_id), session_id)
         else:
             # executemany with RETURNING: SQLAlchemy compiles the statement once and sends
             # the rows as multi-row INSERTs ("insertmanyvalues").
             found = connection.execute(_SQLITE_FIRST_EVENTS, firsts)
-        for event_id, kind, first_of in found:
-            claimed[(kind, first_of)] = int(event_id)
-    ids: list[int] = []
+            by_key = {(r["kind"], r["dedupe_key"]): r["session_id"] for r in firsts}
+            for event_id, kind, first_of in found:
+                claimed[(kind, first_of)] = (int(event_id), by_key[(kind, first_of)])
+    recorded: list[tuple[int, str | None]] = []
+    taken: set[tuple[str, str]] = set()  # a later row with a claimed key is a repeat
     for row in rows:
         key = (row["kind"], row["dedupe_key"])
-        if key in claimed and claimed[key] > 0:
-            ids.append(claimed[key])
-            claimed[key] = -claimed[key]  # taken: a later row with this key is a repeat
+        if key in claimed and key not in taken:
+            taken.add(key)
+            recorded.append(claimed[key])
             continue
         repeat = {**row, "first_of": None}
-        ids.append(int(connection.execute(_EVENT_INSERT, repeat).scalar_one()))
-    return ids
+        if repeat["session_id"] is None and repeat["checkout_request_id"]:
+            repeat["session_id"] = session_id_for_checkout(session, repeat["checkout_request_id"])
+        event_id = int(connection.execute(_EVENT_INSERT, repeat).scalar_one())
+        recorded.append((event_id, repeat["session_id"]))
+    return recorded
 
 
 def sessions_for_checkouts(session: Session, checkouts: set[str]) -> dict[str, str]:
@@ -279,17 +302,24 @@ def load_sessions(
     }
 
 
-def load_evidence_many(session: Session, views: Sequence[SessionView]) -> dict[str, list[Evidence]]:
-    """Every event about each session, by session id or CheckoutRequestID, in one statement."""
+def load_evidence_many(
+    session: Session, views: Sequence[SessionView]
+) -> tuple[dict[str, list[Evidence]], dict[str, set[str]]]:
+    """Every event about each session, by session id or CheckoutRequestID; and for each
+    receipt on trusted evidence among them, the sessions whose trusted evidence carries it
+    (to find one M-Pesa receipt on two sessions). One statement on PostgreSQL, two on SQLite.
+    """
     found: dict[str, list[Evidence]] = {v.id: [] for v in views}
     if not views:
-        return found
+        return found, {}
     by_checkout = {v.checkout_request_id: v.id for v in views if v.checkout_request_id}
     connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     rows = connection.execute(
         _statements(connection.dialect.name).evidence,
         {"ids": list(found), "checkouts": list(by_checkout)},
     ).all()
+    holders: dict[str, set[str]] = {}
     for r in rows:
         owners = {r.session_id} if r.session_id in found else set()
         if r.checkout_request_id in by_checkout:
@@ -307,7 +337,14 @@ def load_evidence_many(session: Session, views: Sequence[SessionView]) -> dict[s
         )
         for owner in owners:
             found[owner].append(evidence)
-    return found
+        if postgres and r.receipt_holders and evidence.receipt and evidence.authenticated:
+            holders.setdefault(evidence.receipt, set()).update(r.receipt_holders)
+    if not postgres:
+        receipts = {
+            e.receipt for evs in found.values() for e in evs if e.receipt and e.authenticated
+        }
+        holders = sessions_by_receipt(session, receipts)
+    return found, holders
 
 
 def sessions_by_receipt(session: Session, receipts: set[str]) -> dict[str, set[str]]:
@@ -341,6 +378,19 @@ def _statements(dialect: str) -> _Reads:
         return one_of_param(column, name, dialect)
 
     sessions = select(SESSIONS).where(listed(SESSIONS.c.id, "ids")).order_by(SESSIONS.c.id)
+    evidence_extra: list[Any] = []
+    if dialect == "postgresql":  # each receipt's holders, in the same statement
+        holder = EVENTS.alias("holder")
+        evidence_extra.append(
+            select(func.array_agg(holder.c.session_id.distinct()))
+            .where(
+                holder.c.receipt == EVENTS.c.receipt,
+                holder.c.authenticated.is_(True),
+                holder.c.session_id.isnot(None),
+            )
+            .scalar_subquery()
+            .label("receipt_holders")
+        )
     return _Reads(
         sessions_for_checkouts=select(SESSIONS.c.checkout_request_id, SESSIONS.c.id).where(
             listed(SESSIONS.c.checkout_request_id, "checkouts")
@@ -349,6 +399,7 @@ def _statements(dialect: str) -> _Reads:
         # FOR UPDATE is rendered on PostgreSQL only; SQLite's one writer serializes anyway.
         sessions_locked=sessions.with_for_update(),
         evidence=select(
+            *evidence_extra,
             EVENTS.c.id,
             EVENTS.c.kind,
             EVENTS.c.session_id,
@@ -394,29 +445,52 @@ def outcome_values(decision: Decision, now: dt.datetime) -> dict[str, Any]:
     return values
 
 
-def save_outcomes(session: Session, decisions: Mapping[str, Decision], now: dt.datetime) -> None:
-    """Write each session's new status: one statement on PostgreSQL (arrays joined to the
-    table), one executemany per shape of update on SQLite."""
-    if not decisions:
-        return
-    ordered = sorted(decisions.items())
+Result = tuple[str, str, str, Sequence[Issue], dt.datetime | None]
+"""One result row: session id, status, trigger, issues, when its event was received."""
+
+
+def save_reconciliations(
+    session: Session, decisions: Mapping[str, Decision], results: Sequence[Result], now: dt.datetime
+) -> None:
+    """Write each decided session's new status (as `outcome_values` says) and append one
+    result row per `results` entry: one statement on PostgreSQL, whatever the batch size."""
+    outcomes = [
+        {
+            "id": sid,
+            "status": d.session_status,
+            "result": d.result_status,
+            "with_receipt": d.receipt is not None,
+            "receipt": d.receipt,
+            "paid": d.paid_amount_minor,
+            "code": d.result_code,
+        }
+        for sid, d in sorted(decisions.items())
+    ]
+    rows = [
+        {
+            "session_id": session_id,
+            "status": status,
+            "trigger": trigger[:64],
+            "issues": json.dumps([i.as_dict() for i in issues], separators=(",", ":")),
+            "processing_us": None
+            if received_at is None
+            else max(0, int((now - received_at) / dt.timedelta(microseconds=1))),
+            "event_received_at": received_at,
+            "created_at": now,
+        }
+        for session_id, status, trigger, issues, received_at in results
+    ]
+    connection = session.connection()
     if on_postgres(session):
-        rows = [
-            {
-                "id": sid,
-                "status": d.session_status,
-                "result": d.result_status,
-                "with_receipt": d.receipt is not None,
-                "receipt": d.receipt,
-                "paid": d.paid_amount_minor,
-                "code": d.result_code,
-            }
-            for sid, d in ordered
-        ]
-        session.connection().execute(_PG_SAVE_OUTCOMES, {"now": now, "rows": _json_rows(rows)})
+        if outcomes or rows:
+            connection.execute(
+                _PG_SAVE,
+                {"now": now, "outcomes": _json_rows(outcomes), "results": _json_rows(rows)},
+            )
         return
+    # SQLite: one executemany per shape of update (which columns a decision sets).
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for sid, decision in ordered:
+    for sid, decision in sorted(decisions.items()):
         values = outcome_values(decision, now)
         shapes.setdefault(tuple(sorted(values)), []).append(
             {"b_id": sid, **{f"b_{k}": v for k, v in values.items()}}
@@ -427,64 +501,33 @@ def save_outcomes(session: Session, decisions: Mapping[str, Decision], now: dt.d
             .where(SESSIONS.c.id == bindparam("b_id"))
             .values({c: bindparam(f"b_{c}") for c in columns})
         )
-        session.connection().execute(statement, params)
+        connection.execute(statement, params)
+    if rows:
+        connection.execute(insert(RESULTS), rows)
 
 
-# The same change as outcome_values, for many sessions at once: a receipt comes with its paid
-# amount (set together, even to NULL), a result code only when there is one.
-_PG_SAVE_OUTCOMES = text(
+# The same change as outcome_values, for many sessions at once (a receipt comes with its paid
+# amount, set together even to NULL; a result code only when there is one), and the result
+# rows, in one statement: a data-modifying WITH runs whether or not its rows are read.
+_PG_SAVE = text(
     """
-    UPDATE payment_sessions AS s
-    SET status = v.status,
-        reconciliation_status = v.result,
-        reconciled_at = :now,
-        updated_at = :now,
-        mpesa_receipt = CASE WHEN v.with_receipt THEN v.receipt ELSE s.mpesa_receipt END,
-        paid_amount_minor = CASE WHEN v.with_receipt THEN v.paid ELSE s.paid_amount_minor END,
-        result_code = COALESCE(v.code, s.result_code)
-    FROM json_to_recordset(CAST(:rows AS json)) AS v(id text, status text, result text,
-        with_receipt boolean, receipt text, paid bigint, code text)
-    WHERE s.id = v.id
-    """
-)
-
-
-def add_results(
-    session: Session,
-    results: Sequence[tuple[str, str, str, Sequence[Issue], dt.datetime | None]],
-    now: dt.datetime,
-) -> None:
-    """Append one result row per (session, status, trigger, issues, event received at)."""
-    if not results:
-        return
-    rows = []
-    for session_id, status, trigger, issues, received_at in results:
-        processing_us = None
-        if received_at is not None:
-            processing_us = max(0, int((now - received_at) / dt.timedelta(microseconds=1)))
-        rows.append(
-            {
-                "session_id": session_id,
-                "status": status,
-                "trigger": trigger[:64],
-                "issues": json.dumps([i.as_dict() for i in issues], separators=(",", ":")),
-                "processing_us": processing_us,
-                "event_received_at": received_at,
-                "created_at": now,
-            }
-        )
-    if on_postgres(session):
-        session.connection().execute(_PG_ADD_RESULTS, {"rows": _json_rows(rows)})
-        return
-    session.connection().execute(insert(RESULTS), rows)
-
-
-_PG_ADD_RESULTS = text(
-    """
+    WITH saved AS (
+        UPDATE payment_sessions AS s
+        SET status = v.status,
+            reconciliation_status = v.result,
+            reconciled_at = :now,
+            updated_at = :now,
+            mpesa_receipt = CASE WHEN v.with_receipt THEN v.receipt ELSE s.mpesa_receipt END,
+            paid_amount_minor = CASE WHEN v.with_receipt THEN v.paid ELSE s.paid_amount_minor END,
+            result_code = COALESCE(v.code, s.result_code)
+        FROM json_to_recordset(CAST(:outcomes AS json)) AS v(id text, status text, result text,
+            with_receipt boolean, receipt text, paid bigint, code text)
+        WHERE s.id = v.id
+    )
     INSERT INTO realtime_results
         (session_id, status, trigger, issues, processing_us, event_received_at, created_at)
     SELECT session_id, status, trigger, issues, processing_us, event_received_at, created_at
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(session_id text, status text, trigger text,
+    FROM json_to_recordset(CAST(:results AS json)) AS r(session_id text, status text, trigger text,
         issues text, processing_us bigint, event_received_at timestamptz, created_at timestamptz)
     """
 )

@@ -69,19 +69,15 @@ def reconcile_sessions(
     """Reconcile many sessions with a fixed number of statements, whatever their number.
 
     Sessions are read (and locked, on PostgreSQL, in id order so concurrent workers cannot
-    deadlock), their evidence and any receipts they share are read, in one statement each;
-    the rules run per session in Python; statuses and results are written with one
-    executemany each. Discrepancies, queries and alerts, which are rare, go one by one.
+    deadlock) in one statement, their evidence and any receipts they share in another; the
+    rules run per session in Python; statuses and results are written together (one
+    statement on PostgreSQL). Discrepancies, queries and alerts, which are rare, go one by one.
     """
     started = utcnow()
     ids = sorted(requests)
     rows = repo.load_sessions(db, ids, lock=True)
     views = {sid: repo.view_of(row) for sid, row in rows.items()}
-    evidence = repo.load_evidence_many(db, list(views.values()))
-    receipts = {
-        e.receipt for evs in evidence.values() for e in evs if e.receipt and e.authenticated
-    }
-    holders = repo.sessions_by_receipt(db, receipts)
+    evidence, holders = repo.load_evidence_many(db, list(views.values()))
     decisions: dict[str, rules.Decision] = {}
     for sid, view in views.items():
         mine = {e.receipt for e in evidence[sid] if e.receipt and e.authenticated}
@@ -90,11 +86,11 @@ def reconcile_sessions(
             view, evidence[sid], now=started, stuck_after=stuck_after, receipt_also_on=others
         )
     now = utcnow()
-    repo.save_outcomes(db, decisions, now)
     # A session that is not there is a failed reconciliation: counted (the stats' failures
     # and error rate) and announced like any other result.
-    repo.add_results(
+    repo.save_reconciliations(
         db,
+        decisions,
         [
             (
                 sid[:64],

@@ -12,7 +12,9 @@ in that same transaction: the event, the session's new status, its result, its d
 and the live messages commit together, and the result reaches WebSocket clients at that commit
 instead of after a queue hop (a wake-up, a claim and two more commits). The durable queue stays
 the safety net: if reconciling raises, it is rolled back to a savepoint and the requests are
-queued as `realtime.reconcile` jobs for a worker, which retries with backoff. With the setting
+queued as `realtime.reconcile` jobs for a worker, which retries with backoff. (In the group
+commit's shared attempt the savepoint is left out: a failure there rolls the batch back, and
+each callback is taken again alone, with the savepoint.) With the setting
 off, every request is queued. Either way an event is never committed without its
 reconciliation being done or queued.
 
@@ -32,6 +34,7 @@ from hisaab.config import get_settings
 from hisaab.queue.jobs import enqueue_many, run_now
 from hisaab.realtime import repository as repo
 from hisaab.realtime import service
+from hisaab.storage.group_commit import retried_alone
 from hisaab.storage.models import utcnow
 
 
@@ -65,6 +68,12 @@ def reconcile_soon(db: Session, requests: Sequence[dict[str, Any]]) -> None:
         enqueue_many(db, service.RECONCILE_JOB, requests)
         return
     stuck_after = dt.timedelta(seconds=settings.realtime_stuck_after_seconds)
+    if retried_alone(db):
+        # The group commit's shared attempt: a failure rolls back the whole batch and each
+        # callback is taken again alone, where the savepoint below guards it. Skipping it here
+        # saves two round trips per batch.
+        reconcile_requests(db, list(requests), stuck_after=stuck_after)
+        return
     run_now(
         db,
         service.RECONCILE_JOB,

@@ -9,7 +9,8 @@ a whole batch.
 
 One writer thread does the database work, so the event loop never blocks on the database. If
 one piece of work in a batch raises, the batch is rolled back and each piece runs again in a
-transaction of its own, so one bad request never fails the others.
+transaction of its own, so one bad request never fails the others (a batch of one runs again
+too: work may rely on that retry, see `retried_alone`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ logger = logging.getLogger("hisaab.storage.group_commit")
 
 T = TypeVar("T")
 Work = Callable[[Session], Any]
+_FIRST_ATTEMPT = "hisaab.group_commit.first_attempt"  # Session.info key; see retried_alone
 
 
 class _Item(Generic[T]):
@@ -129,9 +131,10 @@ class GroupCommit:
             for item, outcome in zip(batch, self._write(batch), strict=True):
                 item.loop.call_soon_threadsafe(_settle, item.future, outcome)
 
-    def _write(self, batch: list[_Item[Any]]) -> list[tuple[bool, Any]]:
+    def _write(self, batch: list[_Item[Any]], *, alone: bool = False) -> list[tuple[bool, Any]]:
         try:
             with self.sessions() as session, session.begin():
+                session.info[_FIRST_ATTEMPT] = not alone
                 results = _run(session, batch)
             self.commits += 1
             self.written += len(batch)
@@ -142,10 +145,18 @@ class GroupCommit:
                     logger.exception("after_commit hook failed")
             return results
         except Exception as exc:
-            if len(batch) == 1:
+            if alone:
                 return [(False, exc)]
         # Something in the batch failed: nothing of it was kept. Run each piece on its own.
-        return [outcome for item in batch for outcome in self._write([item])]
+        return [outcome for item in batch for outcome in self._write([item], alone=True)]
+
+
+def retried_alone(session: Session) -> bool:
+    """Whether, if `session`'s transaction fails, each piece of work in it runs again alone:
+    true in the group commit's first, shared attempt. Work that would otherwise guard a risky
+    step with a savepoint (a round trip to set, one to release) may then let it fail the
+    attempt, and guard it in the retry."""
+    return bool(session.info.get(_FIRST_ATTEMPT))
 
 
 def _run(session: Session, batch: list[_Item[Any]]) -> list[tuple[bool, Any]]:
