@@ -571,7 +571,11 @@ def doc_block(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         "Targets (issue): sustained >= 1,000 callbacks/s for 60 s on SQLite and PostgreSQL; "
         "end-to-end p99 <= 50 ms, p50 <= 10 ms; zero lost or reconciled twice across a "
-        'worker SIGKILL. "Lost" counts callbacks answered 200 whose session has no result '
+        'worker SIGKILL. "Reconciled": at intake (the default; in the transaction that '
+        "records the callback) or by the worker (HISAAB_REALTIME_RECONCILE_AT_INTAKE=false; "
+        "every reconciliation through the durable queue). The SIGKILL runs use the queue, so "
+        'that the killed worker holds real work. "Lost" counts callbacks answered 200 whose '
+        "session has no result "
         'in the database at the end; "reconciled twice" counts sessions with more than one '
         "result row. With a SIGKILL, the killed worker's claimed batch comes back after the "
         "visibility timeout (10 s here), which shows in the maximum latency. "
