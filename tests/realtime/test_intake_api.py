@@ -374,11 +374,49 @@ class TestC2B:
         assert (first["first_of"], repeat["first_of"]) == ("RKTQDM7W6S", None)
         assert api.row(session_id)["paid_amount_minor"] == 250_000
 
-    def test_a_confirmation_for_an_unknown_account_is_kept(self, api: RealtimeApi) -> None:
-        api.callback(c2b_body("INV9999"), path="/api/mpesa/c2b/confirmation")
-        [kept] = events(api)
-        assert (kept["kind"], kept["session_id"]) == ("c2b_confirmation", None)
-        assert "INV9999" in kept["note"]
+    def test_a_confirmation_for_an_unknown_account_is_kept_and_flagged_once(
+        self, api: RealtimeApi
+    ) -> None:
+        """KES 2,500.00 arrived for account INV9999, which no session has: someone must apply
+        or refund it, so it is a high discrepancy with an email and SMS, once per TransID."""
+        for _ in range(2):  # Daraja sends the confirmation again
+            response = api.callback(c2b_body("INV9999"), path="/api/mpesa/c2b/confirmation")
+            assert response.json() == {"ResultCode": 0, "ResultDesc": "Success"}
+        first, repeat = events(api)
+        assert (first["kind"], first["session_id"], repeat["first_of"]) == (
+            "c2b_confirmation",
+            None,
+            None,
+        )
+        assert "INV9999" in first["note"]
+        [found] = api.rows(DISCREPANCIES, DISCREPANCIES.c.subject == "c2b:RKTQDM7W6S")
+        assert (found["type"], found["severity"], found["occurrences"]) == (
+            "orphan_callback",
+            "high",
+            1,  # the repeat is the same payment
+        )
+        assert "2,500.00 KES with account 'INV9999'" in found["message"]
+        assert json.loads(found["details"]) == {
+            "kind": "c2b_confirmation",
+            "trans_id": "RKTQDM7W6S",
+            "bill_ref_number": "INV9999",
+            "amount_minor": 250_000,
+            "currency": "KES",
+            "phone": None,  # Daraja sent it masked: no full number to keep
+            "event_id": first["id"],
+        }
+        [alert] = api.jobs(kind="realtime.alert")
+        sent = json.loads(alert["payload"])["alert"]
+        assert (sent["session_id"], sent["severity"], sent["amount_minor"]) == (
+            "c2b:RKTQDM7W6S",
+            "high",
+            250_000,
+        )
+
+    def test_a_confirmation_for_a_known_account_raises_no_orphan(self, api: RealtimeApi) -> None:
+        api.new_session(accountReference="INV1001")
+        api.callback(c2b_body("INV1001"), path="/api/mpesa/c2b/confirmation")
+        assert api.rows(DISCREPANCIES, DISCREPANCIES.c.type == "orphan_callback") == []
 
 
 # --- Transaction Status ------------------------------------------------------------------

@@ -28,7 +28,7 @@ from hisaab.mpesa.payloads import (
     parse_transaction_status_result,
 )
 from hisaab.realtime import repository as repo
-from hisaab.realtime import triggers
+from hisaab.realtime import service, triggers
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
@@ -196,6 +196,8 @@ def c2b_confirmation(db: Session, raw: bytes, received_at: dt.datetime) -> Intak
     )
     if session_id is not None:
         _reconcile(db, session_id, None, "c2b_confirmation", received_at, event.id)
+    elif not event.repeat:
+        service.flag_unclaimed_payment(db, payment, event_id=event.id)
     return Intake(c2b_confirmation_ack(), None, event.id)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from hisaab.alerts.message import Alert, Issue
 from hisaab.money import Money
+from hisaab.mpesa.payloads.c2b import C2BPayment
 from hisaab.mpesa.phones import mask_phone
 from hisaab.pubsub import publish, publish_many
 from hisaab.queue.jobs import enqueue
@@ -173,6 +174,50 @@ def reconcile_orphan(
         publish(db, discrepancy_alert(subject, issue, now))
         return Outcome(subject, "discrepancy", {}, [issue])
     return Outcome(subject, "discrepancy", {})
+
+
+def flag_unclaimed_payment(db: Session, payment: C2BPayment, *, event_id: int) -> bool:
+    """A C2B payment M-Pesa confirmed for an account reference no payment session has.
+
+    The money has arrived and nothing claims it: a high-severity `orphan_callback` for the
+    M-Pesa transaction (subject `c2b:<TransID>`), broadcast and sent by email and SMS, so that
+    someone applies or refunds it. Recorded once per transaction (the intake does not call this
+    for a repeated confirmation, which is the same payment). True when it is new.
+    """
+    now = utcnow()
+    amount = Money(payment.amount_minor, payment.currency)
+    account = f"account {payment.bill_ref!r}" if payment.bill_ref else "no account reference"
+    issue = rules.Issue(
+        "orphan_callback",
+        "high",
+        f"M-Pesa confirmed a C2B payment of {amount} with {account}, which no payment session has",
+        {
+            "kind": "c2b_confirmation",
+            "trans_id": payment.trans_id,
+            "bill_ref_number": payment.bill_ref,
+            "amount_minor": payment.amount_minor,
+            "currency": payment.currency,
+            "phone": mask_phone(payment.phone) if payment.phone else None,
+            "event_id": event_id,
+        },
+    )
+    subject = f"c2b:{payment.trans_id}"
+    if not repo.note_discrepancy(db, subject=subject, session_id=None, issue=issue, now=now):
+        return False
+    publish(db, discrepancy_alert(subject, issue, now))
+    alert = Alert(
+        session_id=subject,
+        kind=issue.type,
+        severity="high",
+        issues=(Issue(issue.type, issue.message),),
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        receipt=payment.trans_id,
+        phone=payment.phone,
+        detected_at=now,
+    )
+    enqueue(db, ALERT_JOB, {"alert": alert.to_payload()})
+    return True
 
 
 def discrepancy_alert(subject: str, issue: rules.Issue, now: dt.datetime) -> dict[str, Any]:
