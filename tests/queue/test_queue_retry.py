@@ -21,7 +21,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from hisaab.queue.claim import claim
-from hisaab.queue.jobs import enqueue
+from hisaab.queue.jobs import BadPayload, enqueue
 from hisaab.queue.retry import RetryPolicy
 from hisaab.queue.worker import Outcome, Worker, load_handlers, run_one
 from hisaab.storage.models import utcnow
@@ -109,6 +109,27 @@ def test_a_payload_that_is_not_a_json_object_fails_at_once(
     row = job_row(engine, job_id)
     assert row.status == "failed"
     assert row.last_error == "unreadable payload: expected a JSON object, got list"
+
+
+def test_a_payload_its_handler_calls_bad_fails_at_once_and_keeps_nothing(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    def settle(session: Session, payload: dict[str, Any]) -> None:
+        session.execute(insert(markers).values(key=payload["key"]))
+        if not isinstance(payload.get("amount_minor"), int):
+            raise BadPayload(
+                f"amount_minor must be integer minor units: {payload['amount_minor']!r}"
+            )
+
+    job_id = add_job(engine, "test.settle", {"key": "payout-17", "amount_minor": "1500.00"})
+    job = claim(sessions, "worker-a")
+    assert job is not None
+
+    assert run_one(sessions, job, handlers={"test.settle": settle}) is Outcome.FAILED
+    row = job_row(engine, job_id)
+    assert (row.status, row.attempts) == ("failed", 1)  # no retries with backoff
+    assert row.last_error == "bad payload: amount_minor must be integer minor units: '1500.00'"
+    assert marker_count(engine, "payout-17") == 0
 
 
 def test_a_handler_that_commits_is_refused_and_its_writes_roll_back(

@@ -100,13 +100,37 @@ class TestReconcileBatch:
 
         outcomes = api.work()
 
-        assert outcomes == {Outcome.DONE: 2, Outcome.RETRY: 1}
+        assert outcomes == {Outcome.DONE: 2, Outcome.FAILED: 1}
         for session_id in paid:
             assert api.row(session_id)["status"] == "paid"
             assert len(results_of(api, session_id)) == 1
         [job] = api.rows(QueueJob.__table__, QueueJob.__table__.c.id == broken)  # type: ignore[arg-type]
-        assert job["status"] == "queued"  # retried later, with backoff
-        assert "checkout_request_id" in job["last_error"]
+        assert job["status"] == "failed"  # at once: no retry can give it a session
+        assert job["last_error"] == (
+            "bad payload: the request names neither session_id nor checkout_request_id"
+        )
+
+    @pytest.mark.parametrize(
+        ("payload", "error"),
+        [
+            ({"session_id": 1001, "trigger": "x"}, "session_id must be text, got 1001"),
+            (
+                {"session_id": "ps_order_1001", "received_at": "yesterday"},
+                "received_at is not an ISO 8601 time: 'yesterday'",
+            ),
+            ({"session_id": "ps_order_1001", "event_id": "17"}, "event_id must be an integer"),
+        ],
+    )
+    def test_a_malformed_request_fails_at_once_saying_why(
+        self, sqlite_api: RealtimeApi, payload: dict[str, Any], error: str
+    ) -> None:
+        order(sqlite_api, 1001)
+        with sqlite_api.db() as db:
+            job_id = enqueue(db, service.RECONCILE_JOB, payload).id
+        assert sqlite_api.work() == {Outcome.FAILED: 1}
+        [job] = sqlite_api.rows(QueueJob.__table__, QueueJob.__table__.c.id == job_id)  # type: ignore[arg-type]
+        assert (job["status"], job["attempts"]) == ("failed", 1)
+        assert error in job["last_error"]
 
     def test_a_session_that_vanished_is_a_failed_reconciliation(self, api: RealtimeApi) -> None:
         with api.db() as db:

@@ -49,6 +49,12 @@ _ENQUEUED = "hisaab.queue.enqueued"
 logger = logging.getLogger("hisaab.queue")
 
 
+class BadPayload(Exception):
+    """Raised by a handler whose job's payload can never be run (a required field missing or
+    of the wrong kind): the worker fails the job at once, with this message, instead of
+    retrying it with backoff until its attempts run out."""
+
+
 def handler(kind: str) -> Callable[[Handler], Handler]:
     """Register the function that runs jobs of `kind`."""
 

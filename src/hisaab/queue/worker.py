@@ -46,7 +46,14 @@ from hisaab.queue.claim import (
     claim,
     claim_many,
 )
-from hisaab.queue.jobs import BATCH_HANDLERS, HANDLER_MODULES, HANDLERS, BatchHandler, Handler
+from hisaab.queue.jobs import (
+    BATCH_HANDLERS,
+    HANDLER_MODULES,
+    HANDLERS,
+    BadPayload,
+    BatchHandler,
+    Handler,
+)
 from hisaab.queue.retry import RetryPolicy
 from hisaab.storage.models import QueueJob, utcnow
 from hisaab.storage.sql import one_of
@@ -133,6 +140,8 @@ def run_one(
             job.attempts,
         )
         return Outcome.LOST
+    except BadPayload as exc:
+        return _give_up(session_factory, job, f"bad payload: {exc}")
     except Exception as exc:
         return _record_failure(session_factory, job, exc, policy, rand)
     logger.info("job %d (%s) done on attempt %d", job.id, job.kind, job.attempts)

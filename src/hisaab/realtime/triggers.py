@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hisaab.config import get_settings
-from hisaab.queue.jobs import enqueue_many, run_now
+from hisaab.queue.jobs import BadPayload, enqueue_many, run_now
 from hisaab.realtime import repository as repo
 from hisaab.realtime import service
 from hisaab.storage.group_commit import retried_alone
@@ -93,6 +93,7 @@ def reconcile_requests(
     """
     wanted: dict[str, dict[str, Any]] = {}
     for payload in requests:
+        _check(payload)
         session_id = payload.get("session_id")
         if session_id is None:
             checkout = str(payload["checkout_request_id"])
@@ -119,6 +120,23 @@ def reconcile_requests(
         },
         stuck_after=stuck_after,
     )
+
+
+def _check(payload: dict[str, Any]) -> None:
+    """Refuse a request no retry can help (a queued job written by hand or by an old version)."""
+    named = [k for k in ("session_id", "checkout_request_id") if payload.get(k) is not None]
+    if not named:
+        raise BadPayload("the request names neither session_id nor checkout_request_id")
+    for key in (*named, "trigger"):
+        if key in payload and not isinstance(payload[key], str):
+            raise BadPayload(f"{key} must be text, got {payload[key]!r}")
+    if "event_id" in payload and not isinstance(payload["event_id"], int | None):
+        raise BadPayload(f"event_id must be an integer, got {payload['event_id']!r}")
+    try:
+        _received(payload)
+    except (TypeError, ValueError):
+        text = payload["received_at"]
+        raise BadPayload(f"received_at is not an ISO 8601 time: {text!r}") from None
 
 
 def _received(payload: dict[str, Any]) -> dt.datetime | None:
