@@ -3,8 +3,10 @@ however many API processes there are, and still a limit while Redis is down."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -44,50 +46,68 @@ class TestRedisLoginLimiter:
     def test_the_sixth_attempt_after_five_failures_is_refused(self, client: redis.Redis) -> None:
         limiter = RedisLoginLimiter(client, max_failures=5, window_seconds=300)
         for _ in range(5):
-            limiter.check(CASHIER, BRANCH)
-            limiter.failed(CASHIER, BRANCH)
+            limiter.attempt(CASHIER, BRANCH)  # each counted, none succeeded
         with pytest.raises(RateLimited, match=r"try again in \d+ s") as raised:
-            limiter.check(CASHIER, BRANCH)
+            limiter.attempt(CASHIER, BRANCH)
         wait = int(raised.value.message.split(" in ")[1].removesuffix(" s"))
         assert 290 <= wait <= 300  # the oldest failure leaves the 300 s window then
 
     def test_the_email_is_counted_whatever_its_case_and_spaces(self, client: redis.Redis) -> None:
         limiter = RedisLoginLimiter(client, max_failures=2)
-        limiter.failed("Cashier@ChaiPoint.test", BRANCH)
-        limiter.failed(f"  {CASHIER} ", BRANCH)
+        limiter.attempt("Cashier@ChaiPoint.test", BRANCH)
+        limiter.attempt(f"  {CASHIER} ", BRANCH)
         with pytest.raises(RateLimited):
-            limiter.check(CASHIER, BRANCH)
+            limiter.attempt(CASHIER, BRANCH)
 
     def test_another_client_address_has_its_own_budget(self, client: redis.Redis) -> None:
         limiter = RedisLoginLimiter(client, max_failures=2)
-        limiter.failed(CASHIER, BRANCH)
-        limiter.failed(CASHIER, BRANCH)
-        limiter.check(CASHIER, "10.0.9.1")  # no RateLimited
+        limiter.attempt(CASHIER, BRANCH)
+        limiter.attempt(CASHIER, BRANCH)
+        limiter.attempt(CASHIER, "10.0.9.1")  # no RateLimited
 
     def test_a_success_clears_the_failures(self, client: redis.Redis) -> None:
         limiter = RedisLoginLimiter(client, max_failures=2)
-        limiter.failed(CASHIER, BRANCH)
+        limiter.attempt(CASHIER, BRANCH)
         limiter.succeeded(CASHIER, BRANCH)
-        limiter.failed(CASHIER, BRANCH)
-        limiter.check(CASHIER, BRANCH)
+        limiter.attempt(CASHIER, BRANCH)
         assert client.zcard(limiter.redis_key(CASHIER, BRANCH)) == 1
+        limiter.attempt(CASHIER, BRANCH)  # the second of two allowed
 
     def test_failures_leave_the_window_and_the_key_expires(self, client: redis.Redis) -> None:
         limiter = RedisLoginLimiter(client, max_failures=2, window_seconds=0.3)
-        limiter.failed(CASHIER, BRANCH)
-        limiter.failed(CASHIER, BRANCH)
+        limiter.attempt(CASHIER, BRANCH)
+        limiter.attempt(CASHIER, BRANCH)
         with pytest.raises(RateLimited):
-            limiter.check(CASHIER, BRANCH)
+            limiter.attempt(CASHIER, BRANCH)
         assert 0 < client.pttl(limiter.redis_key(CASHIER, BRANCH)) <= 300
         time.sleep(0.4)
         assert client.exists(limiter.redis_key(CASHIER, BRANCH)) == 0
-        limiter.check(CASHIER, BRANCH)
+        limiter.attempt(CASHIER, BRANCH)
 
     def test_no_email_or_address_is_stored_in_the_clear(self, client: redis.Redis) -> None:
-        RedisLoginLimiter(client).failed(CASHIER, BRANCH)
+        RedisLoginLimiter(client).attempt(CASHIER, BRANCH)
         (name,) = client.keys("*")
         assert name.decode().startswith(KEY_PREFIX)
         assert b"chaipoint" not in name and BRANCH.encode() not in name
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "redis"])
+def test_fifty_attempts_at_once_get_five_guesses(client: redis.Redis, shared: bool) -> None:
+    """An attacker sends fifty logins at once: only five may reach the password check."""
+    limiter = RedisLoginLimiter(client) if shared else LoginLimiter()
+    start = threading.Barrier(50)
+
+    def guess(n: int) -> bool:
+        start.wait()
+        try:
+            limiter.attempt(CASHIER, BRANCH)
+        except RateLimited:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        let_through = sum(pool.map(guess, range(50)))
+    assert let_through == 5
 
 
 def _app(database_url: str, redis_url: str | None) -> FastAPI:

@@ -6,6 +6,11 @@ chooses) keeps the window in Redis, so every process shares one budget per email
 a sorted set per pair (`hisaab:login-failures:<sha256 of email and client>`, so no address is
 stored in the clear) of failure times, read and written by Lua scripts on Redis's own clock,
 each one atomic. While Redis is unreachable it counts in-process, as if Redis were not set.
+
+An attempt is counted before the password is checked (`attempt`), and forgiven when it
+succeeds (`succeeded`). Checking the count first and recording a failure after the password
+check (which takes argon2's time) let parallel requests all pass the check: an attacker
+sending fifty at once had fifty guesses, not five. Counting and refusing are one atomic step.
 """
 
 from __future__ import annotations
@@ -25,28 +30,22 @@ from hisaab.redis_client import RedisOutage
 
 KEY_PREFIX: Final = "hisaab:login-failures:"
 
-# KEYS[1] the pair's sorted set; ARGV[1] the window in ms. Drops failures older than the
-# window, then answers how many are left and the ms until the oldest of them leaves it.
-_CHECK: Final = """
+# KEYS[1] the pair's sorted set; ARGV[1] the window in ms, ARGV[2] the most failures allowed,
+# ARGV[3] a unique member. Drops failures older than the window; if the limit is reached,
+# answers {count, ms until the oldest leaves the window}; else counts this attempt, {count, 0}.
+_ATTEMPT: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
-if count == 0 then return {0, 0} end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {count, window - (now - tonumber(oldest[2]))}
-"""
-
-# KEYS[1] the pair's sorted set; ARGV[1] the window in ms, ARGV[2] a unique member.
-_FAILED: Final = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('ZADD', KEYS[1], now, ARGV[2])
+if count >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {count, window - (now - tonumber(oldest[2]))}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
-return redis.call('ZCARD', KEYS[1])
+return {count + 1, 0}
 """
 
 
@@ -71,16 +70,14 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def check(self, email: str, client: str) -> None:
+    def attempt(self, email: str, client: str) -> None:
+        """Refuse a login attempt over the limit; else count it as a failure until it succeeds."""
         key, now = (_normalized(email), client), time.monotonic()
         with self._lock:
             times = self._recent(key, now)
             if len(times) >= self.max_failures:
                 raise _too_many(self.window - (now - times[0]))
-
-    def failed(self, email: str, client: str) -> None:
-        with self._lock:
-            self._failures[(_normalized(email), client)].append(time.monotonic())
+            times.append(now)
 
     def succeeded(self, email: str, client: str) -> None:
         with self._lock:
@@ -104,40 +101,29 @@ class RedisLoginLimiter(LoginLimiter):
         self.prefix = prefix
         self._client = client
         self._window_ms = max(1, round(window_seconds * 1000))
-        self._check = client.register_script(_CHECK)
-        self._failed = client.register_script(_FAILED)
+        self._attempt = client.register_script(_ATTEMPT)
         self._outage = outage or RedisOutage("the login rate limit")
 
     def redis_key(self, email: str, client: str) -> str:
         pair = f"{_normalized(email)}\n{client}".encode()
         return self.prefix + hashlib.sha256(pair).hexdigest()
 
-    def check(self, email: str, client: str) -> None:
+    def attempt(self, email: str, client: str) -> None:
         if self._outage.should_try():
+            member = uuid.uuid4().hex  # two attempts in the same millisecond both count
             try:
-                count, wait_ms = self._check(
-                    keys=[self.redis_key(email, client)], args=[self._window_ms]
+                count, wait_ms = self._attempt(
+                    keys=[self.redis_key(email, client)],
+                    args=[self._window_ms, self.max_failures, member],
                 )
             except redis.RedisError as exc:
                 self._outage.failed(exc)
             else:
                 self._outage.succeeded()
-                if int(count) >= self.max_failures:
+                if int(wait_ms) > 0 or int(count) > self.max_failures:
                     raise _too_many(int(wait_ms) / 1000)
                 return
-        super().check(email, client)
-
-    def failed(self, email: str, client: str) -> None:
-        if self._outage.should_try():
-            member = uuid.uuid4().hex  # two failures in the same millisecond both count
-            try:
-                self._failed(keys=[self.redis_key(email, client)], args=[self._window_ms, member])
-            except redis.RedisError as exc:
-                self._outage.failed(exc)
-            else:
-                self._outage.succeeded()
-                return
-        super().failed(email, client)
+        super().attempt(email, client)
 
     def succeeded(self, email: str, client: str) -> None:
         super().succeeded(email, client)

@@ -9,7 +9,6 @@ from hisaab.api.deps import CurrentUser, SessionDep, SettingsDep
 from hisaab.audit import log as audit
 from hisaab.auth.tokens import Claims, issue_token
 from hisaab.auth.users import authenticate
-from hisaab.errors import Unauthenticated
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -39,12 +38,8 @@ def login(
 ) -> TokenResponse:
     limiter = request.app.state.login_limiter
     client = request.client.host if request.client else "unknown"
-    limiter.check(body.email, client)
-    try:
-        user = authenticate(session, body.email, body.password)
-    except Unauthenticated:
-        limiter.failed(body.email, client)
-        raise
+    limiter.attempt(body.email, client)  # counted as a failure unless it succeeds
+    user = authenticate(session, body.email, body.password)
     limiter.succeeded(body.email, client)
     audit.record(
         session,
