@@ -7,7 +7,9 @@ credited and one credit (300.00) belongs to no payment, so each is an exception.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -593,6 +595,32 @@ class TestExceptions:
         assert [row.split(",")[1:7] for row in rows] == [
             ["UNMATCHED_PG", "open", "pg", "pay_3", "4", "75050"]
         ]
+
+    def test_a_formula_in_a_gateway_reference_reaches_the_csv_as_text(self, jobs: Jobs) -> None:
+        """pay_3 arrives as a spreadsheet formula; the never-credited payment stays readable."""
+        hostile = "@SUM(1+9)*cmd|' /C calc'!A0"
+        job_id = jobs.create()
+        pg = PG_CSV.replace(
+            b"pay_3,75050,INR,CR,2024-01-15,401512345673",
+            f"{hostile},75050,INR,CR,2024-01-15,=1+1".encode(),
+        )
+        assert jobs.upload(job_id, "pg", pg, filename="pg.csv").status_code == 201
+        assert jobs.upload(job_id, "bank", BANK_CSV, filename="bank.csv").status_code == 201
+        match = jobs.api.client.post(f"/api/jobs/{job_id}/match", headers=jobs.h())
+        assert match.status_code == 202
+        jobs.run_queue()
+        response = jobs.api.client.get(
+            f"/api/jobs/{job_id}/exceptions",
+            params={"format": "csv", "category": "UNMATCHED_PG"},
+            headers=jobs.h(),
+        )
+        assert response.status_code == 200
+        (row,) = csv.DictReader(io.StringIO(response.text, newline=""))
+        assert (row["record_id"], row["utr"], row["amount_minor"]) == (
+            "'" + hostile,
+            "'=1+1",
+            "75050",
+        )
 
 
 # --- tenant isolation ----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Visibility is checked at once, in the caller's session; the rows are read while the response
 streams, a batch at a time in a session of the stream's own, so a large job never sits in
-memory and the request's session may close before the last row is sent.
+memory and the request's session may close before the last row is sent. Text cells that a
+spreadsheet would run as a formula are defused on the way out (`formula_safe`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ EXCEPTION_CSV_COLUMNS = (
     "age_hours",
     "details",
 )
+# OWASP's list for CSV injection: a spreadsheet runs a cell starting with one of these as a
+# formula (tab and CR because some programs skip them and read the formula behind).
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def matches_csv(
@@ -95,6 +99,20 @@ def _iso(at: dt.datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
+def formula_safe(value: object) -> object:
+    """A text cell a spreadsheet would execute as a formula, prefixed with `'`; others as given.
+
+    Narrations, UTRs, references and the engine's evidence come from banks, gateways and
+    payers; ops staff open these exports in Excel, LibreOffice or Google Sheets, which run
+    `=HYPERLINK(...)`, `@SUM(...)` or `+cmd|...` as formulas (CSV injection). A leading single
+    quote makes the cell plain text, as OWASP recommends. Only `str` values are touched: a
+    negative integer such as an amount delta of -50000 stays a number.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def _csv_stream(
     open_session: Callable[[], Session],
     header: tuple[str, ...],
@@ -103,11 +121,15 @@ def _csv_stream(
     rows_per_chunk: int = 2_000,
 ) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # Rows end in CRLF (RFC 4180, as Excel writes them). The writer quotes a cell holding a
+    # character of the line terminator; with "\n" alone a bare CR inside a reference went out
+    # unquoted, spreadsheets end a row there, and the text after it, a new row's first cell,
+    # escaped `formula_safe`.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     with open_session() as reader:
         for n, row in enumerate(rows(reader), start=1):
-            writer.writerow(row)
+            writer.writerow([formula_safe(cell) for cell in row])
             if n % rows_per_chunk == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
