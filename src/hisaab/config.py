@@ -6,15 +6,19 @@ read at import time: `get_settings()` reads once per process and caches; tests c
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hisaab.errors import InputError
+from hisaab.errors import CurrencyError, InputError
+from hisaab.money import exponent, normalize_currency, parse_amount
 
 DEFAULT_DATABASE_URL = "sqlite:///hisaab.db"
+# A threshold in HISAAB_APPROVAL_THRESHOLDS: ASCII digits, optionally a point and decimals.
+_PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.(?P<fraction>[0-9]+))?")
 
 
 class Settings(BaseSettings):
@@ -29,8 +33,22 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="redis://host:port/db, optional")
     jwt_secret: SecretStr | None = Field(default=None, description="HS256 signing secret")
     jwt_ttl_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    # Maker-checker: a resolution above its currency's threshold waits for a second approver.
+    approval_thresholds: str = Field(
+        default="",
+        description=(
+            "per-currency approval thresholds in major units, CUR=amount separated by commas "
+            "(INR=10000.00,KES=50000): resolving an exception above its currency's amount needs "
+            "a second approver; in a currency with no threshold, every resolution does"
+        ),
+    )
     approval_threshold_minor: int = Field(
-        default=1_000_000, ge=0, description="resolutions above this need a second approver"
+        default=1_000_000,
+        ge=0,
+        description=(
+            "INR's approval threshold in paise (default 1,000,000 = ₹10,000.00); applies only "
+            "when HISAAB_APPROVAL_THRESHOLDS does not list INR, and never to other currencies"
+        ),
     )
     data_dir: str = Field(default="hisaab-data", description="where uploaded files are kept")
     exception_sla_hours: int = Field(
@@ -112,6 +130,23 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql://")
         return value
 
+    @field_validator("approval_thresholds")
+    @classmethod
+    def _exact_thresholds(cls, value: str) -> str:
+        parse_approval_thresholds(value)
+        return value.strip()
+
+    def approval_thresholds_minor(self) -> dict[str, int]:
+        """Each configured currency's approval threshold, in minor units of that currency.
+
+        HISAAB_APPROVAL_THRESHOLDS, plus INR from HISAAB_APPROVAL_THRESHOLD_MINOR unless the
+        list names INR itself. A currency absent from the answer has no threshold.
+        """
+        return {
+            "INR": self.approval_threshold_minor,
+            **parse_approval_thresholds(self.approval_thresholds),
+        }
+
     def shown(self) -> dict[str, Any]:
         """The effective settings with secrets and passwords masked, for `hisaab config show`."""
         out: dict[str, Any] = {}
@@ -133,6 +168,45 @@ def mask_url(url: str) -> str:
         return url
     user = credentials.split(":", 1)[0]
     return f"{scheme}{sep}{user}:********@{host}"
+
+
+def parse_approval_thresholds(text: str) -> dict[str, int]:
+    """`INR=10000.00,KES=50000` -> {"INR": 1000000, "KES": 5000000}: major units, exactly.
+
+    Raises ValueError naming the entry at fault: not `CUR=amount`, an unknown currency, an
+    amount that is not a plain non-negative number, more decimals than the currency has, or a
+    currency listed twice. Blank entries (a trailing comma) are skipped.
+    """
+    thresholds: dict[str, int] = {}
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        code, equals, amount = (piece.strip() for piece in entry.partition("="))
+        if not equals or not code:
+            hint = " (amounts are written without thousands separators)" if code.isdigit() else ""
+            raise ValueError(f"entry {entry!r} is not CUR=amount, such as KES=50000{hint}")
+        try:
+            currency = normalize_currency(code)
+            exp = exponent(currency)
+        except CurrencyError as exc:
+            raise ValueError(f"entry {entry!r}: {exc.message}") from None
+        if currency in thresholds:
+            raise ValueError(f"entry {entry!r}: {currency} is listed twice")
+        if amount.startswith("-"):
+            raise ValueError(f"entry {entry!r}: a threshold cannot be negative")
+        digits = _PLAIN_AMOUNT.fullmatch(amount)
+        if digits is None:
+            raise ValueError(
+                f"entry {entry!r}: {amount!r} is not an amount; write major units without "
+                "separators, such as 50000 or 50000.00"
+            )
+        decimals = len(digits.group("fraction") or "")
+        if decimals > exp:
+            raise ValueError(
+                f"entry {entry!r}: {currency} has {exp} decimals, {amount!r} has {decimals}"
+            )
+        thresholds[currency] = parse_amount(amount, currency)
+    return thresholds
 
 
 @lru_cache(maxsize=1)

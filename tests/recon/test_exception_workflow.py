@@ -20,6 +20,7 @@ from exception_rows import unmatched_exception
 from hisaab.audit.log import verify
 from hisaab.errors import Conflict, Forbidden, InputError, NotFound
 from hisaab.recon import exceptions as workflow
+from hisaab.recon.approval import ApprovalThresholds
 from hisaab.recon.exceptions import ExceptionWithHistory
 from hisaab.storage.engine import make_engine
 from hisaab.storage.migrate import upgrade
@@ -32,7 +33,8 @@ from hisaab.storage.models import (
     User,
 )
 
-THRESHOLD = 1_000_000  # ₹10,000.00, the default approval_threshold_minor
+THRESHOLD = 1_000_000  # ₹10,000.00, the default HISAAB_APPROVAL_THRESHOLD_MINOR
+THRESHOLDS = ApprovalThresholds({"INR": THRESHOLD})
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def write_off(ledger: Ledger, exception_id: int, actor_id: int) -> ExceptionWith
             actor_id=actor_id,
             resolution="write_off",
             reason="bank charge below follow-up cost",
-            approval_threshold_minor=THRESHOLD,
+            approval_thresholds=THRESHOLDS,
         ),
     )
 
@@ -264,7 +266,7 @@ def test_a_step_from_the_wrong_state_is_a_conflict(
             actor_id=ledger.admin,
             resolution="accept",
             reason="again",
-            approval_threshold_minor=THRESHOLD,
+            approval_thresholds=THRESHOLDS,
         ),
         "assign": lambda s: workflow.assign(
             s, target, actor_id=ledger.admin, owner_id=ledger.admin
@@ -287,7 +289,7 @@ def test_a_manual_match_records_its_counterparts_once_each(ledger: Ledger) -> No
             resolution="manual_match",
             reason="one payment settled as two bank credits",
             record_ids=["BANK-2001", "BANK-2002", "BANK-2001"],
-            approval_threshold_minor=THRESHOLD,
+            approval_thresholds=THRESHOLDS,
         ),
     )
     assert (done.exception.status, done.exception.resolution) == ("resolved", "manual_match")
@@ -306,7 +308,7 @@ def test_a_manual_match_names_every_unknown_record(ledger: Ledger) -> None:
                 resolution="manual_match",
                 reason="matched by UTR",
                 record_ids=["BANK-2001", "BANK-9001", "PG-1003"],
-                approval_threshold_minor=THRESHOLD,
+                approval_thresholds=THRESHOLDS,
             ),
         )
     assert raised.value.message == (f"unknown bank records of job {ledger.job}: BANK-9001, PG-1003")
@@ -335,7 +337,7 @@ def test_record_ids_go_with_a_manual_match_only(
                 resolution=resolution,
                 reason="because",
                 record_ids=record_ids,
-                approval_threshold_minor=THRESHOLD,
+                approval_thresholds=THRESHOLDS,
             ),
         )
 
@@ -351,7 +353,7 @@ def test_every_resolution_needs_a_reason(ledger: Ledger, reason: str) -> None:
                 actor_id=ledger.maker,
                 resolution="accept",
                 reason=reason,
-                approval_threshold_minor=THRESHOLD,
+                approval_thresholds=THRESHOLDS,
             ),
         )
 

@@ -40,6 +40,7 @@ from hisaab.queue import jobs as queue
 from hisaab.recon import exceptions as workflow
 from hisaab.recon import files, match_job
 from hisaab.recon import jobs as service
+from hisaab.recon.approval import ApprovalThresholds
 from hisaab.sandbox.model import SimulationConfig
 from hisaab.sandbox.simulate import simulate
 from hisaab.storage.engine import make_engine
@@ -604,7 +605,7 @@ class TestExceptionsResolvedLater:
                 resolution="manual_match",
                 reason="credited with the wrong UTR; the bank confirmed",
                 record_ids=["bnk_9"],
-                approval_threshold_minor=threshold,
+                approval_thresholds=ApprovalThresholds({"INR": threshold}),
             )
 
     def test_a_manual_match_makes_the_payment_matched_and_credited(

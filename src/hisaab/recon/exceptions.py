@@ -5,7 +5,7 @@ The states of an exception and the steps between them (any other step is a Confl
     step      from                          to                  who
     assign    open, in_review               in_review           exceptions:resolve
     resolve   open, in_review               resolved            exceptions:resolve
-                                            pending_approval    ... when amount > threshold
+                                            pending_approval    ... above the threshold
     approve   pending_approval              resolved            exceptions:approve, not the maker
     reject    pending_approval              in_review           exceptions:approve, not the maker
     reopen    pending_approval, resolved    open                exceptions:resolve
@@ -14,8 +14,9 @@ The states of an exception and the steps between them (any other step is a Confl
 
 The caller (route, CLI) checks the permissions; "not the maker" is checked here, since it
 depends on the row.
-Maker-checker: a resolution of an amount above the approval threshold is stored as pending
-(status, resolution, reason, resolved_by = the maker) until a different user approves it.
+Maker-checker: a resolution of an amount above its currency's approval threshold, or in a
+currency without one (see `hisaab.recon.approval`), is stored as pending (status, resolution,
+reason, resolved_by = the maker) until a different user approves it.
 Every step appends one ExceptionAction row and one audit entry in the caller's transaction;
 only the caller commits.
 
@@ -39,6 +40,7 @@ from hisaab.audit.log import record
 from hisaab.auth.roles import EXCEPTIONS_RESOLVE, permissions_of
 from hisaab.errors import Conflict, Forbidden, InputError, NotFound
 from hisaab.recon import feed
+from hisaab.recon.approval import ApprovalThresholds
 from hisaab.storage.models import (
     RESOLUTIONS,
     ExceptionAction,
@@ -125,9 +127,12 @@ def resolve(
     resolution: str,
     reason: str,
     record_ids: Sequence[str] | None = None,
-    approval_threshold_minor: int,
+    approval_thresholds: ApprovalThresholds,
 ) -> ExceptionWithHistory:
-    """Resolve at once, or, above the approval threshold, record the resolution as pending.
+    """Resolve at once, or, above its currency's approval threshold, record it as pending.
+
+    An exception in a currency without a threshold always waits for approval; the audit
+    entry says why.
 
     `manual_match` names the counterpart records: records of the same job's exceptions on the
     other side. Other resolutions take no record ids.
@@ -142,7 +147,7 @@ def resolve(
     exc = _locked(session, exception_id, "resolve")
     matched = _counterparts(session, exc, resolution, record_ids)
     before = exc.status
-    pending = exc.amount_minor > approval_threshold_minor
+    pending = approval_thresholds.needs_approval(exc.amount_minor, exc.currency)
     _change(
         session,
         exc,
@@ -157,7 +162,7 @@ def resolve(
     if matched is not None:
         details["record_ids"] = matched
     if pending:
-        details["approval_threshold_minor"] = approval_threshold_minor
+        details.update(approval_thresholds.why(exc.currency))
     return _logged(
         session,
         exc,

@@ -23,6 +23,7 @@ from hisaab.auth.roles import (
 from hisaab.auth.tokens import Claims
 from hisaab.errors import Forbidden, InputError
 from hisaab.recon import exceptions as workflow
+from hisaab.recon.approval import ApprovalThresholds
 from hisaab.recon.exceptions import ExceptionWithHistory
 
 router = APIRouter(prefix="/api/exceptions", tags=["exceptions"])
@@ -145,7 +146,7 @@ def resolve_exception(
             resolution=body.resolution,
             reason=body.reason,
             record_ids=body.record_ids,
-            approval_threshold_minor=settings.approval_threshold_minor,
+            approval_thresholds=ApprovalThresholds.from_settings(settings),
         )
     )
 
