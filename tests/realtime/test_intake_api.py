@@ -281,6 +281,12 @@ class TestCallbackBeforeItsSession:
         assert api.row(session_id)["status"] == "paid"
         assert events(api, EVENTS.c.kind == "stk_callback")[0]["session_id"] == session_id
         assert discrepancies(api, f"checkout:{CHECKOUT}") == {}
+        with api.db() as db:  # the grace period passes: the recheck finds nothing new
+            db.execute(update(QueueJob).values(run_after=dt.datetime.now(dt.UTC)))
+        api.work()
+        assert api.jobs(kind=service.RECONCILE_JOB, status="queued") == []
+        [result] = api.rows(RESULTS, RESULTS.c.session_id == session_id)
+        assert result["trigger"] == "payment_initiation"
 
     def test_the_recheck_alone_links_and_settles_a_session_pushed_meanwhile(
         self, api: RealtimeApi

@@ -104,7 +104,11 @@ def reconcile_requests(
             session_id = repo.session_id_for_checkout(db, checkout)
             if session_id is None:
                 continue
-            repo.link_events(db, session_id, checkout)
+            linked = repo.link_events(db, session_id, checkout)
+            if not linked and _seen_since(db, session_id, received):
+                # The push's answer attached this callback and reconciled the session with
+                # it (one transaction): another result would only repeat that one.
+                continue
         earlier = wanted.get(str(session_id))
         if earlier is None or (_received(payload) or utcnow()) < (_received(earlier) or utcnow()):
             wanted[str(session_id)] = payload
@@ -120,6 +124,16 @@ def reconcile_requests(
         },
         stuck_after=stuck_after,
     )
+
+
+def _seen_since(db: Session, session_id: str, received: dt.datetime) -> bool:
+    """Whether the session was reconciled after `received` (so with what arrived then)."""
+    row = repo.session_row(db, session_id)
+    reconciled = row["reconciled_at"] if row is not None else None
+    if reconciled is None:
+        return False
+    at: dt.datetime = reconciled if reconciled.tzinfo else reconciled.replace(tzinfo=dt.UTC)
+    return at >= received
 
 
 def _check(payload: dict[str, Any]) -> None:
