@@ -168,7 +168,7 @@ def worker_command(
     from hisaab.config import get_settings, mask_url
     from hisaab.errors import InputError
     from hisaab.logs import configure_logging
-    from hisaab.queue.jobs import BATCH_HANDLERS, arm
+    from hisaab.queue.jobs import BATCH_HANDLERS, arm, handler_modules_for
     from hisaab.queue.retention import PRUNE_JOB
     from hisaab.queue.retry import RetryPolicy
     from hisaab.queue.wakeup import WakeupListener
@@ -191,8 +191,8 @@ def worker_command(
     # Hisaab's own lines from INFO up, other libraries' from WARNING: masked JSON on stderr.
     configure_logging(logging.WARNING)
     logging.getLogger("hisaab").setLevel(logging.INFO)
-    handlers = load_handlers()
     chosen = None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()]
+    handlers = load_handlers(optional=handler_modules_for(chosen))
     unknown = sorted(set(chosen or ()) - set(handlers))
     if unknown:
         raise InputError(

@@ -40,8 +40,28 @@ HANDLERS: dict[str, Handler] = {}
 # payment session): the worker claims them in batches and falls back to one at a time if a
 # batch fails, so one bad job never holds back the others.
 BATCH_HANDLERS: dict[str, BatchHandler] = {}
-# Modules that register handlers when imported; a worker imports them all before it starts.
-HANDLER_MODULES = ("hisaab.recon.match_job", "hisaab.realtime.jobs", "hisaab.queue.retention")
+# Modules that register handlers when imported, with the prefixes of the kinds each registers.
+# A worker imports the ones its --kinds need (all of them without --kinds): a real-time worker
+# need not load the batch engine (DuckDB, Arrow), which made its start, and so its restart
+# after a crash, slower.
+HANDLER_MODULES: dict[str, tuple[str, ...]] = {
+    "hisaab.recon.match_job": ("recon.",),
+    "hisaab.realtime.jobs": ("realtime.", "mpesa."),
+    "hisaab.queue.retention": ("queue.",),
+}
+
+
+def handler_modules_for(kinds: Sequence[str] | None) -> list[str]:
+    """The handler modules that register `kinds` (every module when `kinds` is None)."""
+    if kinds is None:
+        return list(HANDLER_MODULES)
+    return [
+        module
+        for module, prefixes in HANDLER_MODULES.items()
+        if any(kind.startswith(prefixes) for kind in kinds)
+    ]
+
+
 # The PostgreSQL channel that tells listening workers a job was enqueued; payload: its kind.
 WAKE_CHANNEL = "hisaab_jobs"
 # Session.info key: this session's transaction enqueued something (see `enqueued_in`).
