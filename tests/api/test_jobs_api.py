@@ -110,7 +110,8 @@ class Jobs:
     def matched(self, merchant_id: str | None = None) -> int:
         """A job matched by the worker."""
         job_id = self.ready(merchant_id=merchant_id)
-        assert self.api.client.post(f"/api/jobs/{job_id}/match", headers=self.h()).status_code
+        response = self.api.client.post(f"/api/jobs/{job_id}/match", headers=self.h())
+        assert response.status_code == 202, response.text
         self.run_queue()
         return job_id
 
