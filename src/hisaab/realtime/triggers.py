@@ -14,9 +14,9 @@ instead of after a queue hop (a wake-up, a claim and two more commits). The dura
 the safety net: if reconciling raises, it is rolled back to a savepoint and the requests are
 queued as `realtime.reconcile` jobs for a worker, which retries with backoff. (In the group
 commit's shared attempt the savepoint is left out: a failure there rolls the batch back, and
-each callback is taken again alone, with the savepoint.) With the setting
-off, every request is queued. Either way an event is never committed without its
-reconciliation being done or queued.
+each callback is taken again alone, with the savepoint.) With the setting off, every request
+is queued. Either way an event is never committed without its reconciliation being done or
+queued.
 
 `reconcile_requests` is the work itself, the same whether it runs at intake or in a worker
 (the queue's batch handler for `realtime.reconcile`, hisaab.realtime.jobs).
