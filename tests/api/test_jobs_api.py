@@ -527,6 +527,37 @@ class TestMatches:
             "auto",
         )
 
+    def test_pages_after_the_last_match_seen(self, jobs: Jobs) -> None:
+        """Keyset paging: each page names the id to ask `after=` for the next; the last page
+        names none. It reads the same rows as numbered pages, without OFFSET."""
+        job_id = jobs.matched()
+
+        def page(**params: Any) -> dict[str, Any]:
+            response = jobs.api.client.get(
+                f"/api/jobs/{job_id}/matches",
+                params={"page_size": 1, **params},
+                headers=jobs.h("sp-finance"),
+            )
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        first = page()
+        assert (first["page"], first["next_after"]) == (1, first["items"][0]["id"])
+        second = page(after=first["next_after"])
+        assert (second["page"], second["total"]) == (None, 2)
+        assert [m["pg_record_id"] for m in second["items"]] == ["pay_2"]
+        assert second["items"] == page(page=2)["items"]
+        last = page(after=second["next_after"])
+        assert (last["items"], last["next_after"]) == ([], None)
+
+    def test_page_and_after_together_are_refused(self, jobs: Jobs) -> None:
+        job_id = jobs.matched()
+        response = jobs.api.client.get(
+            f"/api/jobs/{job_id}/matches", params={"page": 2, "after": 1}, headers=jobs.h()
+        )
+        assert response.status_code == 422
+        assert "give page or after, not both" in response.text
+
     def test_streams_csv(self, jobs: Jobs) -> None:
         job_id = jobs.matched()
         response = jobs.api.client.get(
@@ -557,6 +588,20 @@ class TestExceptions:
         assert 0 <= never_credited["age_hours"] < 1
         assert never_credited["sla_due_at"] > never_credited["created_at"]
         assert by_record["bnk_9"]["category"] == "UNMATCHED_BANK"
+
+    def test_pages_after_the_last_exception_seen_within_the_filter(self, jobs: Jobs) -> None:
+        job_id = jobs.matched()
+        url = f"/api/jobs/{job_id}/exceptions"
+        everything = jobs.api.client.get(url, headers=jobs.h()).json()
+        assert everything["next_after"] is None  # 2 exceptions, a page of 50
+        first_id = everything["items"][0]["id"]
+        rest = jobs.api.client.get(url, params={"after": first_id}, headers=jobs.h()).json()
+        assert [e["id"] for e in rest["items"]] == [everything["items"][1]["id"]]
+        filtered = jobs.api.client.get(
+            url, params={"after": 0, "category": "UNMATCHED_BANK"}, headers=jobs.h()
+        ).json()
+        assert [e["record_id"] for e in filtered["items"]] == ["bnk_9"]
+        assert (filtered["total"], filtered["page"]) == (1, None)
 
     def test_filters_narrow_the_list(self, jobs: Jobs) -> None:
         job_id = jobs.matched()

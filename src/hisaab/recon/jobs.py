@@ -52,12 +52,8 @@ _IN_FLIGHT = ("queued", "running")
 class Page(Generic[T]):
     items: list[T]
     total: int
-    page: int
+    page: int | None  # None for a page read after a key (keyset), which has no number
     page_size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
 
 
 @dataclass(frozen=True)
@@ -333,13 +329,34 @@ def request_match(session: Session, claims: Claims, job_id: int) -> JobView:
 
 
 def list_matches(
-    session: Session, claims: Claims, job_id: int, *, page: int, page_size: int
+    session: Session,
+    claims: Claims,
+    job_id: int,
+    *,
+    page: int | None,
+    page_size: int,
+    after: int | None = None,
 ) -> Page[ReconMatch]:
+    """A numbered page of the job's matches, or (`after`, a match id) the page after that one."""
+    number = _page_number(page, after)
     visible_job(session, claims, job_id)
     rows, total = repository.matches_page(
-        session, job_id, offset=(page - 1) * page_size, limit=page_size
+        session, job_id, offset=((number or 1) - 1) * page_size, limit=page_size, after=after
     )
-    return Page(rows, total, page, page_size)
+    return Page(rows, total, number, page_size)
+
+
+def _page_number(page: int | None, after: int | None) -> int | None:
+    """The page number asked for: 1 by default, none when reading after a key."""
+    if after is None:
+        return page or 1
+    if page is not None:
+        raise InputError(
+            "give page or after, not both",
+            column="after",
+            expected="after=<the last id of the previous page> alone, or page=<number>",
+        )
+    return None
 
 
 def exception_filter(
@@ -374,15 +391,23 @@ def list_exceptions(
     job_id: int,
     where: ExceptionFilter,
     *,
-    page: int,
+    page: int | None,
     page_size: int,
+    after: int | None = None,
 ) -> Page[ExceptionView]:
+    """A numbered page of the exceptions that pass `where`, or the page after exception `after`."""
+    number = _page_number(page, after)
     visible_job(session, claims, job_id)
     rows, total = repository.exceptions_page(
-        session, job_id, where, offset=(page - 1) * page_size, limit=page_size
+        session,
+        job_id,
+        where,
+        offset=((number or 1) - 1) * page_size,
+        limit=page_size,
+        after=after,
     )
     now = utcnow()
-    return Page([_exception_view(row, now) for row in rows], total, page, page_size)
+    return Page([_exception_view(row, now) for row in rows], total, number, page_size)
 
 
 def _exception_view(row: ReconciliationException, now: dt.datetime) -> ExceptionView:

@@ -47,6 +47,9 @@ def _reader(claims: CurrentUser) -> Claims:
 
 Reader = Annotated[Claims, Depends(_reader)]
 PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
+OptionalPageNo = Annotated[int | None, Query(ge=1, le=1_000_000, description="default 1")]
+# Keyset paging: the page after this id (the previous page's next_after); not with `page`.
+After = Annotated[int | None, Query(ge=0)]
 PageSize = Annotated[int, Query(ge=1, le=500)]
 Format = Annotated[Literal["json", "csv"], Query(alias="format")]
 # Multipart boundaries, part headers and the side/template fields around the file itself.
@@ -149,8 +152,9 @@ class MatchOut(_Out):
 class MatchPage(BaseModel):
     items: list[MatchOut]
     total: int
-    page: int
+    page: int | None  # null for a page asked for with `after`
     page_size: int
+    next_after: int | None  # ask `after=` this for the next page; null on the last one
 
 
 class ExceptionOut(_Out):
@@ -180,8 +184,9 @@ class ExceptionOut(_Out):
 class ExceptionPage(BaseModel):
     items: list[ExceptionOut]
     total: int
-    page: int
+    page: int | None  # null for a page asked for with `after`
     page_size: int
+    next_after: int | None  # ask `after=` this for the next page; null on the last one
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -201,7 +206,7 @@ def list_jobs(
     return JobPage(
         items=[JobOut.of(v) for v in result.items],
         total=result.total,
-        page=result.page,
+        page=page,
         page_size=result.page_size,
     )
 
@@ -333,19 +338,23 @@ def list_matches(
     request: Request,
     session: SessionDep,
     claims: Reader,
-    page: PageNo = 1,
+    page: OptionalPageNo = None,
     page_size: PageSize = 50,
+    after: After = None,
     fmt: Format = "json",
 ) -> MatchPage | StreamingResponse:
     if fmt == "csv":
         chunks = export.matches_csv(session, claims, job_id, request.app.state.sessions)
         return _csv(chunks, f"job-{job_id}-matches.csv")
-    result = service.list_matches(session, claims, job_id, page=page, page_size=page_size)
+    result = service.list_matches(
+        session, claims, job_id, page=page, page_size=page_size, after=after
+    )
     return MatchPage(
         items=[MatchOut.model_validate(m) for m in result.items],
         total=result.total,
         page=result.page,
         page_size=result.page_size,
+        next_after=_next_after([m.id for m in result.items], result.page_size),
     )
 
 
@@ -360,8 +369,9 @@ def list_exceptions(
     min_amount_minor: Annotated[int | None, Query(ge=0)] = None,
     max_amount_minor: Annotated[int | None, Query(ge=0)] = None,
     older_than_hours: Annotated[float | None, Query(ge=0, le=24 * 3650)] = None,
-    page: PageNo = 1,
+    page: OptionalPageNo = None,
     page_size: PageSize = 50,
+    after: After = None,
     fmt: Format = "json",
 ) -> ExceptionPage | StreamingResponse:
     where = service.exception_filter(
@@ -374,13 +384,21 @@ def list_exceptions(
     if fmt == "csv":
         chunks = export.exceptions_csv(session, claims, job_id, where, request.app.state.sessions)
         return _csv(chunks, f"job-{job_id}-exceptions.csv")
-    result = service.list_exceptions(session, claims, job_id, where, page=page, page_size=page_size)
+    result = service.list_exceptions(
+        session, claims, job_id, where, page=page, page_size=page_size, after=after
+    )
     return ExceptionPage(
         items=[ExceptionOut.of(e) for e in result.items],
         total=result.total,
         page=result.page,
         page_size=result.page_size,
+        next_after=_next_after([e.row.id for e in result.items], result.page_size),
     )
+
+
+def _next_after(ids: list[int], page_size: int) -> int | None:
+    """The last id of a full page (a next page may exist); None after a short one."""
+    return ids[-1] if len(ids) == page_size else None
 
 
 def _csv(chunks: Iterator[str], filename: str) -> StreamingResponse:
