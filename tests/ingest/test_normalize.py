@@ -62,7 +62,7 @@ def test_statement_standard_is_looked_up_at_call_time(
 ) -> None:
     calls: list[tuple[Path, str]] = []
 
-    def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
+    def parse(path: Path, *, source: str = "bank", strict: bool = False) -> NormalizedFile:
         calls.append((path, source))
         return fake_result(path, "fakestd")
 

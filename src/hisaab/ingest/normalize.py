@@ -21,9 +21,13 @@ __all__ = ["list_templates", "load_template", "normalize"]
 
 
 def normalize(
-    path: Path, *, template: str | None = None, source: str | None = None
+    path: Path, *, template: str | None = None, source: str | None = None, strict: bool = False
 ) -> NormalizedFile:
-    """Read `path` into canonical records; `source` overrides the template's default source."""
+    """Read `path` into canonical records; `source` overrides the template's default source.
+
+    A statement whose balances or control totals disagree with its entries is read whole,
+    with `findings` saying by how much; `strict=True` refuses it instead.
+    """
     path = Path(path)
     if template is None:
         template = detect(path)
@@ -33,7 +37,9 @@ def normalize(
         return canonical.read_canonical(path, source=source)
     standard = formats.STANDARD_FORMATS.get(template)
     if standard is not None:
-        return standard.parse(path, source=source) if source else standard.parse(path)
+        if source:
+            return standard.parse(path, source=source, strict=strict)
+        return standard.parse(path, strict=strict)
     spec: Template = load_template(template)
     if spec.reader == "canonical":
         return canonical.read_canonical(path, source=source)

@@ -93,6 +93,36 @@ class Balance:
     as_of: date | None = None
 
 
+# What a statement can say about itself that does not add up. A finding is reported (an
+# exception row of a reconciliation, a warning of `hisaab normalize`), never a refusal, unless
+# the reader was asked to be strict.
+BALANCE_MISMATCH = "BALANCE_MISMATCH"  # opening + credits - debits != closing
+CONTROL_TOTAL_MISMATCH = "CONTROL_TOTAL_MISMATCH"  # a trailer's count or total != its records
+FINDING_CATEGORIES: tuple[str, ...] = (BALANCE_MISMATCH, CONTROL_TOTAL_MISMATCH)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something wrong in a file that still could be read: what, where, and by how much.
+
+    `statement` names the statement or account (`statement '0001' (account 123)`),
+    `difference_minor` is what the file states minus what its entries add up to, in
+    `currency`'s minor units, when the finding is about an amount.
+    """
+
+    category: str
+    message: str
+    file: str
+    line: int | None = None
+    statement: str | None = None
+    difference_minor: int | None = None
+    currency: str | None = None
+
+    def describe(self) -> str:
+        where = Path(self.file).name + (f" line {self.line}" if self.line else "")
+        return f"{where}: {self.message}"
+
+
 @dataclass
 class NormalizedFile:
     """What every parser returns: canonical records plus what the file says about itself."""
@@ -104,6 +134,7 @@ class NormalizedFile:
     opening_balance: Balance | None = None
     closing_balance: Balance | None = None
     notes: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def row_count(self) -> int:

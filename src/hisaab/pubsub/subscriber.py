@@ -237,7 +237,7 @@ class Subscriber:
         if subscribed is not None:
             client, pubsub = subscribed
             with contextlib.suppress(redis.RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
             with contextlib.suppress(redis.RedisError, OSError):
                 await client.aclose()
 
@@ -300,7 +300,7 @@ class Subscriber:
                 if reply is not None and reply["type"] == "subscribe":
                     break
         except BaseException:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
             await client.aclose()
             raise
         return client, pubsub

@@ -66,7 +66,23 @@ def test_bank_specific_debit_code_reads_as_a_debit(tmp_path: Path) -> None:
     assert (row["amount_minor"], row["direction"]) == (50000, "DR")
 
 
-def test_balances_that_do_not_add_up_are_refused_with_both_figures(tmp_path: Path) -> None:
+def test_balances_that_do_not_add_up_are_a_finding_not_a_refusal(tmp_path: Path) -> None:
+    # Control totals agree (they only add amounts up); the ledger balances do not.
+    lines = replaced(WIRE_500, 2, "03,111,USD,010,100000,,,015,160000,,/")
+    lines = replaced(lines, 4, "49,310000,3/")
+    lines = replaced(lines, 5, "98,310000,1,5/")
+    lines = replaced(lines, 6, "99,310000,1,7/")
+    path = write(tmp_path, lines)
+    read = bai2.parse(path)
+    assert read.row_count == 1  # every entry is read
+    [finding] = read.findings
+    assert finding.category == "BALANCE_MISMATCH"
+    assert finding.statement == "account 111"
+    assert (finding.line, finding.difference_minor, finding.currency) == (3, 10000, "USD")
+    assert "difference 100.00 USD" in finding.message
+
+
+def test_strict_refuses_balances_that_do_not_add_up_with_both_figures(tmp_path: Path) -> None:
     # Control totals agree (they only add amounts up); the ledger balances do not.
     lines = replaced(WIRE_500, 2, "03,111,USD,010,100000,,,015,160000,,/")
     lines = replaced(lines, 4, "49,310000,3/")
@@ -74,7 +90,7 @@ def test_balances_that_do_not_add_up_are_refused_with_both_figures(tmp_path: Pat
     lines = replaced(lines, 6, "99,310000,1,7/")
     path = write(tmp_path, lines)
     with pytest.raises(FormatError) as caught:
-        bai2.parse(path)
+        bai2.parse(path, strict=True)
     error = caught.value
     assert error.file == str(path)
     assert error.line == 3

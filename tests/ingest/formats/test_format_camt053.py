@@ -93,10 +93,21 @@ def test_blank_lines_before_the_xml_declaration_are_tolerated(tmp_path: Path) ->
     assert row["source_line"] == 20
 
 
-def test_balances_that_do_not_add_up_are_refused_with_both_figures(tmp_path: Path) -> None:
+def test_balances_that_do_not_add_up_are_a_finding_not_a_refusal(tmp_path: Path) -> None:
+    path = write(tmp_path, statement(CREDIT_500, closing="1600.00"))
+    read = camt053.parse(path)
+    assert read.row_count == 1  # every entry is read
+    [finding] = read.findings
+    assert finding.category == "BALANCE_MISMATCH"
+    assert finding.statement == "statement 'S1' (account 50100012345678)"
+    assert (finding.line, finding.difference_minor, finding.currency) == (13, 10000, "INR")
+    assert "difference 100.00 INR" in finding.message
+
+
+def test_strict_refuses_balances_that_do_not_add_up_with_both_figures(tmp_path: Path) -> None:
     path = write(tmp_path, statement(CREDIT_500, closing="1600.00"))
     with pytest.raises(FormatError) as caught:
-        camt053.parse(path)
+        camt053.parse(path, strict=True)
     error = caught.value
     assert error.file == str(path)
     assert error.line == 13

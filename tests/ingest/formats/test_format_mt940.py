@@ -90,10 +90,21 @@ def test_utf8_byte_order_mark_does_not_hide_the_first_statement(tmp_path: Path) 
     assert result.opening_balance.amount_minor == 100000
 
 
-def test_balances_that_do_not_add_up_are_refused_with_both_figures(tmp_path: Path) -> None:
+def test_balances_that_do_not_add_up_are_a_finding_not_a_refusal(tmp_path: Path) -> None:
+    path = write(tmp_path, ONE_CREDIT.replace("C240131INR1500,00", "C240131INR1600,00"))
+    read = mt940.parse(path)
+    assert read.row_count == 1  # every entry is read
+    [finding] = read.findings
+    assert finding.category == "BALANCE_MISMATCH"
+    assert finding.statement == "statement 'STMT1' (account 50100012345678)"
+    assert (finding.line, finding.difference_minor, finding.currency) == (7, 10000, "INR")
+    assert "difference 100.00 INR" in finding.message
+
+
+def test_strict_refuses_balances_that_do_not_add_up_with_both_figures(tmp_path: Path) -> None:
     path = write(tmp_path, ONE_CREDIT.replace("C240131INR1500,00", "C240131INR1600,00"))
     with pytest.raises(FormatError) as caught:
-        mt940.parse(path)
+        mt940.parse(path, strict=True)
     error = caught.value
     assert error.file == str(path)
     assert error.line == 7

@@ -2,7 +2,7 @@
 
 Every format module provides a `StandardFormat` entry in `STANDARD_FORMATS`: a `sniff` that
 recognises the format from the first bytes of a file, and a `parse` that returns canonical
-records plus the balances the statement states, after checking that they agree.
+records plus the balances the statement states and the findings where they disagree.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ class StandardFormat:
     name: str
     description: str
     sniff: Callable[[bytes], bool]
-    parse: Callable[..., NormalizedFile]  # parse(path: Path, *, source: str = "bank")
+    # parse(path: Path, *, source: str = "bank", strict: bool = False); strict refuses a file
+    # with findings (balances that do not add up) instead of reporting them
+    parse: Callable[..., NormalizedFile]
 
 
 STANDARD_FORMATS: dict[str, StandardFormat] = {}

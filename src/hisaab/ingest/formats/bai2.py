@@ -134,12 +134,13 @@ def sniff(head: bytes) -> bool:
     return text.startswith("01,") and bool(re.search(r"(?m)^02,", text))
 
 
-def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
+def parse(path: Path, *, source: str = "bank", strict: bool = False) -> NormalizedFile:
     """Read a BAI2 file: one record per 16 detail, balances checked per account."""
     path = Path(path)
-    notes: list[str] = []
+    report = statement.Report(path, strict=strict)
+    notes = report.notes
     lines = _scan(_decode(path.read_bytes(), path, notes), path)
-    report = _run_library(lines, path)
+    parsed = _run_library(lines, path)
     detail_lines = iter([line for line in lines if line.code == "16"])
     group_lines = iter([line for line in lines if line.code == "02"])
     account_lines = iter([line for line in lines if line.code == "03"])
@@ -147,7 +148,7 @@ def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
     opening: Balance | None = None
     closing: Balance | None = None
     first = True
-    for group in report.children:
+    for group in parsed.children:
         group_line = next(group_lines)
         as_of: date = group.header.as_of_date
         group_currency = _stated_currency(group_line.fields, 6)
@@ -160,12 +161,12 @@ def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
             ]
             rows.extend(account_rows)
             account_opening, account_closing = _check_account(
-                account, account_rows, currency, as_of, account_line, path, notes
+                account, account_rows, currency, as_of, account_line, report
             )
             if first:
                 opening, first = account_opening, False
             closing = account_closing
-    return statement.result(rows, path, NAME, opening=opening, closing=closing, notes=notes)
+    return report.result(rows, NAME, opening=opening, closing=closing)
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
@@ -358,8 +359,7 @@ def _check_account(
     currency: str,
     as_of: date,
     line: _Line,
-    path: Path,
-    notes: list[str],
+    report: statement.Report,
 ) -> tuple[Balance | None, Balance | None]:
     number = account.header.customer_account_number
     opening_minor = _summary(account, _OPENING_LEDGER)
@@ -367,17 +367,16 @@ def _check_account(
     opening = Balance(opening_minor, currency, as_of) if opening_minor is not None else None
     closing = Balance(closing_minor, currency, as_of) if closing_minor is not None else None
     if opening_minor is None or closing_minor is None:
-        statement.unchecked(path, f"account {number} (010 opening, 015 closing ledger)", notes)
+        report.unchecked(f"account {number} (010 opening, 015 closing ledger)")
         return opening, closing
     credits, debits = statement.credits_and_debits(rows)
-    statement.check_balances(
+    report.check_balances(
         what=f"account {number}",
         opening_minor=opening_minor,
         credits=credits,
         debits=debits,
         closing_minor=closing_minor,
         currency=currency,
-        path=path,
         line=line.number,
         expected="010 opening ledger + credits - debits = 015 closing ledger",
     )

@@ -62,24 +62,24 @@ def sniff(head: bytes) -> bool:
     return b"camt.053" in head or b"BkToCstmrStmt" in head
 
 
-def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
+def parse(path: Path, *, source: str = "bank", strict: bool = False) -> NormalizedFile:
     """Read a CAMT.053 file: one record per booked entry, balances checked per statement."""
     path = Path(path)
-    notes: list[str] = []
-    root = _load(path, notes)
+    report = statement_rules.Report(path, strict=strict)
+    root = _load(path, report.notes)
     statements = _statements(root, path)
     rows: list[dict[str, Any]] = []
     opening: Balance | None = None
     closing: Balance | None = None
     for index, statement in enumerate(statements):
         statement_rows, statement_opening, statement_closing = _read_statement(
-            statement, path, source, notes
+            statement, path, source, report
         )
         rows.extend(statement_rows)
         if index == 0:
             opening = statement_opening
         closing = statement_closing
-    return statement_rules.result(rows, path, NAME, opening=opening, closing=closing, notes=notes)
+    return report.result(rows, NAME, opening=opening, closing=closing)
 
 
 # --- reading the XML -------------------------------------------------------------------------
@@ -349,8 +349,9 @@ def _narration(entry: _Element, details: list[_Element]) -> str | None:
 
 
 def _read_statement(
-    statement: _Element, path: Path, source: str, notes: list[str]
+    statement: _Element, path: Path, source: str, report: statement_rules.Report
 ) -> tuple[list[dict[str, Any]], Balance | None, Balance | None]:
+    notes = report.notes
     balances = _balances(statement, path, notes)
     opening = _pick(balances, _OPENING_CODES)
     closing = _pick(balances, _CLOSING_CODES)
@@ -430,7 +431,7 @@ def _read_statement(
             f"{'entry' if left_out == 1 else 'entries'} not booked (pending or information "
             "only) left out"
         )
-    _check(statement, rows, opening, closing, credits, debits, path, notes)
+    _check(statement, rows, opening, closing, credits, debits, path, report)
     return rows, opening[0] if opening else None, closing[0] if closing else None
 
 
@@ -442,10 +443,10 @@ def _check(
     credits: int,
     debits: int,
     path: Path,
-    notes: list[str],
+    report: statement_rules.Report,
 ) -> None:
     if opening is None or closing is None:
-        statement_rules.unchecked(path, _describe(statement), notes)
+        report.unchecked(_describe(statement))
         return
     (start, _), (end, end_element) = opening, closing
     currency = end.currency
@@ -457,14 +458,13 @@ def _check(
                 line=row["source_line"],
                 expected=f"entries in the account currency {currency}",
             )
-    statement_rules.check_balances(
+    report.check_balances(
         what=_describe(statement),
         opening_minor=start.amount_minor,
         credits=credits,
         debits=debits,
         closing_minor=end.amount_minor,
         currency=currency,
-        path=path,
         line=_line(end_element),
     )
 

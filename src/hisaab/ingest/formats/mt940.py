@@ -113,22 +113,22 @@ def sniff(head: bytes) -> bool:
     return bool(re.search(r"(?m)^:20:", text)) and bool(re.search(r"(?m)^:(25|60F|61):", text))
 
 
-def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
+def parse(path: Path, *, source: str = "bank", strict: bool = False) -> NormalizedFile:
     """Read an MT940 file: one canonical record per :61: line, balances checked per statement."""
     path = Path(path)
-    notes: list[str] = []
-    text = _decode(path.read_bytes(), path, notes)
+    report = statement.Report(path, strict=strict)
+    text = _decode(path.read_bytes(), path, report.notes)
     blocks = _scan(text, path)
     rows: list[dict[str, Any]] = []
     opening: Balance | None = None
     closing: Balance | None = None
     for index, block in enumerate(blocks):
-        statement_rows, block_opening, block_closing = _read_block(block, path, source, notes)
+        statement_rows, block_opening, block_closing = _read_block(block, path, source, report)
         rows.extend(statement_rows)
         if index == 0:
             opening = block_opening
         closing = block_closing
-    return statement.result(rows, path, NAME, opening=opening, closing=closing, notes=notes)
+    return report.result(rows, NAME, opening=opening, closing=closing)
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
@@ -327,9 +327,9 @@ def _reference(value: object) -> str | None:
 
 
 def _read_block(
-    block: _Block, path: Path, source: str, notes: list[str]
+    block: _Block, path: Path, source: str, report: statement.Report
 ) -> tuple[list[dict[str, Any]], Balance | None, Balance | None]:
-    kept, statement_lines = _prepare(block, path, notes)
+    kept, statement_lines = _prepare(block, path, report.notes)
     parsed = _run_library(kept, path)
     entries = list(parsed.transactions)
     if len(entries) != len(statement_lines):
@@ -410,18 +410,17 @@ def _read_block(
     opening = _balance(parsed, _OPENING_KEYS, currency, path, opening_line)
     closing = _balance(parsed, _CLOSING_KEYS, currency, path, closing_line)
     if opening is not None and closing is not None:
-        statement.check_balances(
+        report.check_balances(
             what=block.describe(),
             opening_minor=opening.amount_minor,
             credits=credits,
             debits=debits,
             closing_minor=closing.amount_minor,
             currency=currency,
-            path=path,
             line=closing_line,
         )
     else:
-        statement.unchecked(path, block.describe(), notes)
+        report.unchecked(block.describe())
     return rows, opening, closing
 
 

@@ -70,10 +70,14 @@ def sniff(head: bytes) -> bool:
     return b"OFXHEADER" in upper or b"<OFX>" in upper
 
 
-def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
-    """Read an OFX file: one record per <STMTTRN>, the last statement's LEDGERBAL as closing."""
+def parse(path: Path, *, source: str = "bank", strict: bool = False) -> NormalizedFile:
+    """Read an OFX file: one record per <STMTTRN>, the last statement's LEDGERBAL as closing.
+
+    OFX states no opening balance, so there is no balance identity to find broken; `strict`
+    is accepted for the common signature."""
     path = Path(path)
-    notes: list[str] = []
+    report = statement.Report(path, strict=strict)
+    notes = report.notes
     text = _decode(path.read_bytes(), path, notes)
     start = _OFX_START.search(text)
     if start is None:
@@ -100,7 +104,7 @@ def parse(path: Path, *, source: str = "bank") -> NormalizedFile:
     for stmt in statements:
         statement_rows, closing = _read_statement(stmt, reader, path, source, notes)
         rows.extend(statement_rows)
-    return statement.result(rows, path, NAME, opening=None, closing=closing, notes=notes)
+    return report.result(rows, NAME, opening=None, closing=closing)
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:

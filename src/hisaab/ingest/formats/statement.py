@@ -2,8 +2,15 @@
 
 Each format module reads its own structure; the rules a statement must obey whatever its
 format live here once: text is UTF-8 (a byte-order mark wins; Windows-1252 or Latin-1 when
-not, with a note), and a statement that states both balances must satisfy
+not, with a note), and a statement that states both balances should satisfy
 opening + credits - debits = closing exactly.
+
+A statement that breaks that identity (or a trailer whose control total disagrees with its
+records) is still read, every entry of it: the difference is a `Finding` that a
+reconciliation reports as an exception and `hisaab normalize` as a warning. Banks send such
+files (snippets, intermediate pages, their own rounding); a reconciliation platform reports
+what is wrong with them and refuses only what it cannot read. `strict=True` turns findings
+back into refusals for those who want that.
 """
 
 from __future__ import annotations
@@ -13,8 +20,103 @@ from pathlib import Path
 from typing import Any
 
 from hisaab.errors import FormatError
-from hisaab.ingest.records import Balance, NormalizedFile, file_sha256, finalize, rows_to_table
+from hisaab.ingest.records import (
+    BALANCE_MISMATCH,
+    Balance,
+    Finding,
+    NormalizedFile,
+    file_sha256,
+    finalize,
+    rows_to_table,
+)
 from hisaab.money import Money
+
+
+class Report:
+    """What one parse says about its file besides the records: notes and findings.
+
+    `finding` records a finding, or raises it as a `FormatError` when the parse is strict.
+    """
+
+    def __init__(self, path: Path, *, strict: bool = False) -> None:
+        self.path = path
+        self.strict = strict
+        self.notes: list[str] = []
+        self.findings: list[Finding] = []
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def finding(
+        self,
+        category: str,
+        message: str,
+        *,
+        line: int | None,
+        statement: str | None = None,
+        difference_minor: int | None = None,
+        currency: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        if self.strict:
+            raise FormatError(message, file=self.path, line=line, expected=expected)
+        self.findings.append(
+            Finding(
+                category=category,
+                message=message,
+                file=str(self.path),
+                line=line,
+                statement=statement,
+                difference_minor=difference_minor,
+                currency=currency,
+            )
+        )
+
+    def check_balances(
+        self,
+        *,
+        what: str,
+        opening_minor: int,
+        credits: int,
+        debits: int,
+        closing_minor: int,
+        currency: str,
+        line: int | None,
+        expected: str = "opening + credits - debits = closing",
+    ) -> None:
+        """A BALANCE_MISMATCH finding (naming both figures and the difference) unless the
+        balances add up."""
+        computed = opening_minor + credits - debits
+        if computed == closing_minor:
+            return
+        self.finding(
+            BALANCE_MISMATCH,
+            f"{what} does not add up: opening {Money(opening_minor, currency)} + credits "
+            f"{Money(credits, currency)} - debits {Money(debits, currency)} = "
+            f"{Money(computed, currency)}, but the closing balance is "
+            f"{Money(closing_minor, currency)} (difference "
+            f"{Money(closing_minor - computed, currency)})",
+            line=line,
+            statement=what,
+            difference_minor=closing_minor - computed,
+            currency=currency,
+            expected=expected,
+        )
+
+    def unchecked(self, what: str) -> None:
+        unchecked(self.path, what, self.notes)
+
+    def result(
+        self,
+        rows: list[dict[str, Any]],
+        name: str,
+        *,
+        opening: Balance | None,
+        closing: Balance | None,
+    ) -> NormalizedFile:
+        nf = result(rows, self.path, name, opening=opening, closing=closing, notes=self.notes)
+        nf.findings = self.findings
+        return nf
 
 
 def decode(raw: bytes, path: Path, notes: list[str], *, expected: str) -> str:
@@ -38,33 +140,6 @@ def decode(raw: bytes, path: Path, notes: list[str], *, expected: str) -> str:
         encoding = "Latin-1"
     notes.append(f"{path.name}: not UTF-8, read as {encoding}")
     return text
-
-
-def check_balances(
-    *,
-    what: str,
-    opening_minor: int,
-    credits: int,
-    debits: int,
-    closing_minor: int,
-    currency: str,
-    path: Path,
-    line: int | None,
-    expected: str = "opening + credits - debits = closing",
-) -> None:
-    """Raise, naming both figures and the difference, unless the balances add up."""
-    computed = opening_minor + credits - debits
-    if computed != closing_minor:
-        raise FormatError(
-            f"{what} does not add up: opening {Money(opening_minor, currency)} + credits "
-            f"{Money(credits, currency)} - debits {Money(debits, currency)} = "
-            f"{Money(computed, currency)}, but the closing balance is "
-            f"{Money(closing_minor, currency)} (difference "
-            f"{Money(closing_minor - computed, currency)})",
-            file=path,
-            line=line,
-            expected=expected,
-        )
 
 
 def unchecked(path: Path, what: str, notes: list[str]) -> None:
