@@ -160,3 +160,37 @@ def test_bom_crlf_statement_through_the_installed_command(tmp_path: Path) -> Non
         "412345600001",
         "2024-01-15",
     )
+
+
+# The bank says it closed at 1,600.00, but its one credit of 500.00 on 1,000.00 makes 1,500.00.
+SHORT_MT940 = (
+    ":20:STMT1\n:25:50100012345678\n:28C:1/1\n:60F:C240101INR1000,00\n"
+    ":61:2401150115C500,00NTRFNONREF//HDFC0001\n:86:NEFT CR-YESB0000001-ACME-YESBN24015123456\n"
+    ":62F:C240131INR1600,00\n"
+)
+
+
+def test_a_statement_that_does_not_add_up_is_written_whole_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statement = tmp_path / "short.sta"
+    statement.write_text(SHORT_MT940, encoding="utf-8")
+    out = tmp_path / "bank.csv"
+    assert run(["normalize", str(statement), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert len(out.read_text().splitlines()[1:]) == 1
+    assert captured.err.startswith(
+        "warning: BALANCE_MISMATCH: short.sta line 7: statement 'STMT1' (account 50100012345678)"
+    )
+    assert captured.err.rstrip().endswith("(difference 100.00 INR)")
+
+
+def test_strict_refuses_a_statement_that_does_not_add_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statement = tmp_path / "short.sta"
+    statement.write_text(SHORT_MT940, encoding="utf-8")
+    out = tmp_path / "bank.csv"
+    assert run(["normalize", str(statement), "--out", str(out), "--strict"]) == 2
+    assert "difference 100.00 INR" in capsys.readouterr().err
+    assert not out.exists()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from hisaab.errors import FormatError
@@ -59,4 +61,63 @@ def test_a_bad_bank_file_is_named_when_the_pg_file_is_fine(tmp_path: Path) -> No
         run_batch(request(tmp_path, PG, NO_AMOUNTS))
     assert caught.value.file == str(tmp_path / "bank.csv")
     assert "amount_minor" in caught.value.message
+    assert not (tmp_path / "results").exists()
+
+
+# The bank states a closing balance of 1,600.00 after one credit of 850.00 on 1,000.00: a page
+# or a line is missing, 250.00 of it unexplained.
+SHORT_STATEMENT = (
+    ":20:STMT1\n:25:50100012345678\n:28C:1/1\n:60F:C240101INR1000,00\n"
+    ":61:2401150115C850,00NTRFNONREF//HDFC0001\n:86:UPI/P2M/412345678901/RAVI/HDFC/UPI\n"
+    ":62F:C240131INR2100,00\n"
+)
+
+
+def statement_request(tmp_path: Path, *, strict: bool = False, fmt: str = "csv") -> BatchRequest:
+    (tmp_path / "pg.csv").write_text(PG)
+    (tmp_path / "bank.sta").write_text(SHORT_STATEMENT)
+    return BatchRequest(
+        pg_path=tmp_path / "pg.csv",
+        bank_path=tmp_path / "bank.sta",
+        out_dir=tmp_path / "results",
+        pg_template="canonical",
+        strict=strict,
+        fmt="csv" if fmt == "csv" else "parquet",
+    )
+
+
+def test_a_statement_that_does_not_add_up_is_matched_and_reported_as_an_exception(
+    tmp_path: Path,
+) -> None:
+    summary = run_batch(statement_request(tmp_path))
+    out = tmp_path / "results"
+    matches = list(csv.DictReader((out / "matches.csv").read_text().splitlines()))
+    exceptions = list(csv.DictReader((out / "exceptions.csv").read_text().splitlines()))
+    assert [m["pg_record_id"] for m in matches] == ["pay_1"]
+    finding = exceptions[-1]
+    assert (finding["exception_id"], finding["category"], finding["side"]) == (
+        "bank-statement-7",
+        "BALANCE_MISMATCH",
+        "bank",
+    )
+    assert (finding["record_id"], finding["amount_minor"]) == ("", "")
+    assert (finding["amount_delta_minor"], finding["currency"]) == ("25000", "INR")
+    assert finding["value_date"] == "2024-01-31"
+    assert "difference 250.00 INR" in json.loads(finding["details"])["reason"]
+    assert [e["category"] for e in exceptions[:-1]] == ["UNMATCHED_PG"]
+    [reported] = summary["findings"]
+    assert (reported["side"], reported["line"], reported["difference_minor"]) == ("bank", 7, 25000)
+    assert summary["inputs"]["bank"]["findings"][0]["category"] == "BALANCE_MISMATCH"
+
+
+def test_a_finding_is_appended_to_parquet_exceptions_too(tmp_path: Path) -> None:
+    run_batch(statement_request(tmp_path, fmt="parquet"))
+    rows = pq.read_table(tmp_path / "results" / "exceptions.parquet").to_pylist()
+    assert [r["category"] for r in rows] == ["UNMATCHED_PG", "BALANCE_MISMATCH"]
+    assert rows[-1]["amount_delta_minor"] == 25000
+
+
+def test_strict_refuses_the_statement_and_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match=r"difference 250\.00 INR"):
+        run_batch(statement_request(tmp_path, strict=True))
     assert not (tmp_path / "results").exists()

@@ -643,3 +643,61 @@ class TestExceptionsResolvedLater:
             payments, exceptions = _kpis(session)
         assert (JAN_16, "captured", "exception", "INR", 1, 75_050) in payments
         assert (JAN_16, "pending_approval", "UNMATCHED_PG", "INR", 1, 75_050) in exceptions
+
+
+# An MT940 page whose closing balance is 250.00 above what its one credit explains.
+SHORT_STATEMENT = (
+    ":20:STMT1\n:25:50100012345678\n:28C:1/1\n:60F:C240101INR1000,00\n"
+    ":61:2401150115C499,00NTRFNONREF//HDFC0001\n:86:UPI/P2M/401512345671/RAVI/HDFC/UPI\n"
+    ":62F:C240131INR1749,00\n"
+)
+
+
+class TestStatementFindings:
+    def _job(self, db: Db, tmp_path: Path) -> int:
+        pg = canonical(tmp_path, "pg.csv", ["pay_1,49900,INR,CR,2024-01-15,401512345671"])
+        bank = tmp_path / "bank.sta"
+        bank.write_text(SHORT_STATEMENT, encoding="utf-8")
+        job_id = db.job(pg, bank)
+        db.run(job_id)
+        return job_id
+
+    def test_a_balance_that_does_not_add_up_is_an_open_exception_of_the_job(
+        self, db: Db, tmp_path: Path
+    ) -> None:
+        job_id = self._job(db, tmp_path)
+        with db.sessions() as session:
+            [row] = session.scalars(select(ReconciliationException)).all()
+            _payments, kpi_exceptions = _kpis(session)
+        assert (row.category, row.side, row.record_id) == (
+            "BALANCE_MISMATCH",
+            "bank",
+            "bank.sta line 7",
+        )
+        assert (row.amount_minor, row.currency, row.value_date) == (
+            25_000,
+            "INR",
+            dt.date(2024, 1, 31),
+        )
+        assert row.status == "open"
+        assert "difference 250.00 INR" in json.loads(row.details)["reason"]
+        assert (dt.date(2024, 1, 31), "open", "BALANCE_MISMATCH", "INR", 1, 25_000) in (
+            kpi_exceptions
+        )
+        summary = json.loads(db.job_row(job_id).summary or "{}")
+        assert summary["findings"][0]["difference_minor"] == 25_000
+
+    def test_a_finding_cannot_be_resolved_as_a_manual_match(self, db: Db, tmp_path: Path) -> None:
+        self._job(db, tmp_path)
+        with db.sessions.begin() as session:
+            finding_id = session.scalars(select(ReconciliationException.id)).one()
+            with pytest.raises(InputError, match="about a whole statement"):
+                workflow.resolve(
+                    session,
+                    finding_id,
+                    actor_id=db.ops.user_id,
+                    resolution="manual_match",
+                    reason="matched it",
+                    record_ids=["pay_1"],
+                    approval_thresholds=ApprovalThresholds({"INR": 1_000_000}),
+                )

@@ -31,8 +31,20 @@ def normalize_command(
         str | None,
         typer.Option("--source", help="Source label for every record (pg, bank, mpesa, ...)."),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse a statement whose balances or control totals do not add up "
+            "(by default every entry is read and the difference is a warning).",
+        ),
+    ] = False,
 ) -> None:
-    """Write canonical records (with source_file and source_line provenance)."""
+    """Write canonical records (with source_file and source_line provenance).
+
+    A statement whose balances do not add up is read whole: each difference is printed as a
+    warning line naming the statement (on standard error), unless --strict refuses it.
+    """
     suffix = out.suffix.lower()
     if suffix not in _OUT_SUFFIXES:
         raise typer.BadParameter(f"{str(out)!r} must end in .csv or .parquet", param_hint="'--out'")
@@ -48,13 +60,15 @@ def normalize_command(
     from hisaab.ingest.normalize import normalize
     from hisaab.outputs import atomic_file
 
-    result = normalize(input_file, template=template, source=source)
+    result = normalize(input_file, template=template, source=source, strict=strict)
     with atomic_file(out) as tmp:
         if suffix == ".csv":
             pa_csv.write_csv(result.table, tmp)
         else:
             pq.write_table(result.table, tmp)
     typer.echo(summary_line(result, out))
+    for finding in result.findings:
+        typer.echo(f"warning: {finding.category}: {finding.describe()}", err=True)
 
 
 def summary_line(result: NormalizedFile, out: Path) -> str:

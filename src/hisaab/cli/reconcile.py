@@ -32,6 +32,14 @@ def reconcile_command(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse a statement whose balances or control totals do not add up "
+            "(by default it is read whole and each difference is an exception).",
+        ),
+    ] = False,
 ) -> None:
     """Reconcile PG transactions against a bank statement.
 
@@ -51,6 +59,7 @@ def reconcile_command(
         bank_template=bank_template,
         rules_path=rules,
         fmt=output_format,
+        strict=strict,
     )
     console = Console(stderr=True)
     with Progress(
@@ -102,4 +111,12 @@ def summary_table(summary: dict[str, Any]) -> Table:
                     f"{e['records']:,}",
                     str(Money(e["amount_minor"], cur)),
                 )
+    for finding in summary.get("findings", []):
+        difference = finding["difference_minor"]
+        table.add_row(
+            f"exception: {finding['category']} ({finding['side']}, {finding['statement']}, "
+            f"line {finding['line']})",
+            "statement",
+            str(Money(difference, finding["currency"])) if difference is not None else "",
+        )
     return table

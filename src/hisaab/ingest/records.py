@@ -117,6 +117,19 @@ class Finding:
     statement: str | None = None
     difference_minor: int | None = None
     currency: str | None = None
+    as_of: date | None = None  # the date of the balance or trailer it is about, when stated
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "category": self.category,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "statement": self.statement,
+            "difference_minor": self.difference_minor,
+            "currency": self.currency,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+        }
 
     def describe(self) -> str:
         where = Path(self.file).name + (f" line {self.line}" if self.line else "")

@@ -24,6 +24,7 @@ from hisaab.matching.backends.base import OutputFormat
 from hisaab.matching.engine import ENGINE_COLUMNS, RunInfo, reconcile
 from hisaab.matching.rules import load_ruleset
 from hisaab.outputs import atomic_dir
+from hisaab.recon import findings
 
 Progress = Callable[[str, int, int], None]
 
@@ -37,15 +38,18 @@ class BatchRequest:
     bank_template: str | None = None
     rules_path: Path | None = None
     fmt: OutputFormat = "csv"
+    strict: bool = False  # refuse statements whose balances do not add up
 
 
-def read_side(path: Path, template: str | None, source: str) -> NormalizedFile:
+def read_side(
+    path: Path, template: str | None, source: str, *, strict: bool = False
+) -> NormalizedFile:
     """One side's records: the canonical fast path, or the template machinery."""
     if template == "canonical":
         return read_canonical(path, source=source, fingerprints=False, columns=ENGINE_COLUMNS)
     from hisaab.ingest.normalize import normalize
 
-    return normalize(path, template=template, source=source)
+    return normalize(path, template=template, source=source, strict=strict)
 
 
 def read_sides(request: BatchRequest) -> tuple[NormalizedFile, NormalizedFile]:
@@ -60,14 +64,14 @@ def read_sides(request: BatchRequest) -> tuple[NormalizedFile, NormalizedFile]:
 
     def read_pg() -> None:
         try:
-            pg.append(read_side(request.pg_path, request.pg_template, "pg"))
+            pg.append(read_side(request.pg_path, request.pg_template, "pg", strict=request.strict))
         except BaseException as exc:  # raised again below, in the caller's thread
             pg_error.append(exc)
 
     thread = threading.Thread(target=read_pg, name="hisaab-read-pg")
     thread.start()
     try:
-        bank = read_side(request.bank_path, request.bank_template, "bank")
+        bank = read_side(request.bank_path, request.bank_template, "bank", strict=request.strict)
     finally:
         thread.join()
         if pg_error:
@@ -83,6 +87,7 @@ def run_batch(request: BatchRequest, *, progress: Progress | None = None) -> dic
     ruleset = load_ruleset(request.rules_path)
     pg, bank = read_sides(request)
     pa.default_memory_pool().release_unused()  # the CSV readers' buffers, back to the system
+    found = findings.of_sides({"pg": pg, "bank": bank})
     info = RunInfo(
         ruleset_version=ruleset.version,
         ruleset_source=ruleset.source,
@@ -94,6 +99,7 @@ def run_batch(request: BatchRequest, *, progress: Progress | None = None) -> dic
                 "template": nf.template,
                 "records": nf.row_count,
                 "notes": nf.notes,
+                "findings": [f.as_dict() for f in nf.findings],
             }
             for side, nf in (("pg", pg), ("bank", bank))
         },
@@ -105,7 +111,9 @@ def run_batch(request: BatchRequest, *, progress: Progress | None = None) -> dic
     try:
         with atomic_dir(request.out_dir) as staging:
             result.write_tables(staging, request.fmt)
+            findings.append_to_file(staging / f"exceptions.{request.fmt}", found, request.fmt)
             summary = result.summary()
+            summary["findings"] = findings.summary_entries(found)
             summary["engine_seconds"] = summary.pop("elapsed_seconds")
             summary["elapsed_seconds"] = round(time.perf_counter() - started, 3)
             text = json.dumps(summary, indent=2, default=str) + "\n"

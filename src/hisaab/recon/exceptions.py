@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from hisaab.audit.log import record
 from hisaab.auth.roles import EXCEPTIONS_RESOLVE, permissions_of
 from hisaab.errors import Conflict, Forbidden, InputError, NotFound
+from hisaab.ingest.records import FINDING_CATEGORIES
 from hisaab.recon import feed
 from hisaab.recon.approval import ApprovalThresholds
 from hisaab.storage.models import (
@@ -309,6 +310,12 @@ def _counterparts(
                 f"record_ids apply only to manual_match, not {resolution}", column="record_ids"
             )
         return None
+    if exc.category in FINDING_CATEGORIES:
+        raise InputError(
+            f"a {exc.category} is about a whole statement, not a record, so it cannot be matched",
+            column="resolution",
+            expected="write_off or accept, with the reason",
+        )
     wanted = list(dict.fromkeys(r.strip() for r in record_ids or ()))
     if not wanted or "" in wanted:
         raise InputError(
@@ -322,7 +329,10 @@ def _counterparts(
     known = set(
         session.scalars(
             select(_Exc.record_id).where(
-                _Exc.job_id == exc.job_id, _Exc.side == other, _Exc.record_id.in_(wanted)
+                _Exc.job_id == exc.job_id,
+                _Exc.side == other,
+                _Exc.record_id.in_(wanted),
+                _Exc.category.not_in(FINDING_CATEGORIES),
             )
         )
     )

@@ -24,6 +24,7 @@ dies mid-run leaves `running` behind; readers then go by the queue row
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,7 +44,7 @@ from hisaab.errors import HisaabError, InputError
 from hisaab.matching.engine import RunInfo, reconcile
 from hisaab.matching.rules import RuleSet, load_ruleset
 from hisaab.queue.jobs import handler
-from hisaab.recon import feed, repository
+from hisaab.recon import feed, findings, repository
 from hisaab.recon import files as stored_files
 from hisaab.recon.repository import MATCH_KIND
 from hisaab.storage.models import ReconJobFile, utcnow
@@ -88,6 +90,7 @@ class _Run:
     exceptions: pa.Table
     summary: dict[str, Any]
     records: dict[str, feed.SideRecords]
+    findings: pa.Table  # the statements' findings, as exception rows (hisaab.recon.findings)
 
 
 def _reconcile(
@@ -118,9 +121,17 @@ def _reconcile(
                 "template": nf.template,
                 "records": nf.row_count,
                 "notes": nf.notes,
+                "findings": [f.as_dict() for f in nf.findings],
             }
             for side, nf in sides.items()
         },
+    )
+    found = findings.of_sides(sides)
+    last_dates = {side: pc.max(nf.table["value_date"]).as_py() for side, nf in sides.items()}
+    finding_rows = findings.job_rows(
+        found,
+        filenames={side: row.filename for side, row in files.items()},
+        fallback_dates=last_dates,
     )
     span = _ENGINE_DONE - _READ_BANK
 
@@ -132,7 +143,9 @@ def _reconcile(
     records = {side: feed.SideRecords.of(nf.table, nf.template) for side, nf in sides.items()}
     sides.clear()
     try:
-        return _Run(result.matches(), result.exceptions(), result.summary(), records)
+        summary = result.summary()
+        summary["findings"] = findings.summary_entries(found)
+        return _Run(result.matches(), result.exceptions(), summary, records, finding_rows)
     finally:
         result.close()
 
@@ -149,16 +162,18 @@ def _store(
         bank=run.records["bank"],
         exceptions=run.exceptions,
     )
+    finding_dates = frozenset(run.findings.column("value_date").to_pylist())
+    rows = dataclasses.replace(rows, exception_dates=rows.exception_dates | finding_dates)
     now = utcnow()
     previous = feed.dates_of(session, job_id)
     repository.delete_results(session, job_id)
     n_matches = repository.load_matches(session, job_id, run.matches)
+    due = now + dt.timedelta(hours=settings.exception_sla_hours)
     n_exceptions = repository.load_exceptions(
-        session,
-        job_id,
-        run.exceptions,
-        created_at=now,
-        sla_due_at=now + dt.timedelta(hours=settings.exception_sla_hours),
+        session, job_id, run.exceptions, created_at=now, sla_due_at=due
+    )
+    n_exceptions += repository.load_exceptions(
+        session, job_id, run.findings, created_at=now, sla_due_at=due
     )
     # Before the audit entry: the KPI refresh's lock comes first in every transaction.
     fed = feed.store(session, rows, previous=previous)

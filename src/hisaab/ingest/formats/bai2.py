@@ -378,6 +378,7 @@ def _check_account(
         closing_minor=closing_minor,
         currency=currency,
         line=line.number,
+        as_of=as_of,
         expected="010 opening ledger + credits - debits = 015 closing ledger",
     )
     return opening, closing

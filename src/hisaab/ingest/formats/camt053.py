@@ -466,6 +466,7 @@ def _check(
         closing_minor=end.amount_minor,
         currency=currency,
         line=_line(end_element),
+        as_of=end.as_of,
     )
 
 

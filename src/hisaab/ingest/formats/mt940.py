@@ -418,6 +418,7 @@ def _read_block(
             closing_minor=closing.amount_minor,
             currency=currency,
             line=closing_line,
+            as_of=closing.as_of,
         )
     else:
         report.unchecked(block.describe())

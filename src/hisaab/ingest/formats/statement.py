@@ -16,6 +16,7 @@ back into refusals for those who want that.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class Report:
         statement: str | None = None,
         difference_minor: int | None = None,
         currency: str | None = None,
+        as_of: date | None = None,
         expected: str | None = None,
     ) -> None:
         if self.strict:
@@ -69,6 +71,7 @@ class Report:
                 statement=statement,
                 difference_minor=difference_minor,
                 currency=currency,
+                as_of=as_of,
             )
         )
 
@@ -82,6 +85,7 @@ class Report:
         closing_minor: int,
         currency: str,
         line: int | None,
+        as_of: date | None = None,
         expected: str = "opening + credits - debits = closing",
     ) -> None:
         """A BALANCE_MISMATCH finding (naming both figures and the difference) unless the
@@ -100,6 +104,7 @@ class Report:
             statement=what,
             difference_minor=closing_minor - computed,
             currency=currency,
+            as_of=as_of,
             expected=expected,
         )
 
