@@ -57,6 +57,34 @@ class Settings(BaseSettings):
     overview_cache_seconds: int = Field(
         default=30, ge=0, le=3600, description="how long overview answers are cached"
     )
+    auth_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="how long a process trusts what it read of a token's user (0: every request)",
+    )
+    api_threads: int = Field(
+        default=16,
+        ge=2,
+        le=512,
+        description="thread-pool calls an API process runs at once (sync routes, auth)",
+    )
+    api_db_sessions: int = Field(
+        default=16,
+        ge=1,
+        le=512,
+        description=(
+            "requests of an API process that hold a database session at once; the others wait "
+            "their turn without blocking a thread. An API process opens up to api_threads + "
+            "api_db_sessions + 6 database connections (hisaab.api.capacity)"
+        ),
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="how long a request waits for a database connection before a 503",
+    )
 
     # Real-time M-Pesa (Daraja). Without a base URL, STK Push and queries answer "not configured".
     mpesa_base_url: str | None = Field(

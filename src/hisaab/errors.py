@@ -12,6 +12,8 @@
     ├── NotFound                code NOT_FOUND, 404 (also for what a tenant may not see)
     ├── Conflict                code CONFLICT, 409: the request contradicts the current state
     ├── RateLimited             code RATE_LIMITED, 429
+    ├── PayloadTooLarge         code PAYLOAD_TOO_LARGE, 413
+    ├── Busy                    code SERVICE_BUSY, 503: try again shortly
     └── NotYetImplemented       code NOT_IMPLEMENTED, 501: a declared capability not built yet
 
 Input errors carry where the problem is (file, line, column) and what was expected, so that
@@ -139,6 +141,14 @@ class RateLimited(HisaabError):
 class PayloadTooLarge(HisaabError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
+
+
+class Busy(HisaabError):
+    """The service is up but cannot take this request now (no database connection came free
+    in time); the client should try again shortly."""
+
+    code = "SERVICE_BUSY"
+    http_status = 503
 
 
 class NotYetImplemented(HisaabError):

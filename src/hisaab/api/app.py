@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
@@ -17,9 +18,11 @@ from starlette.types import Receive, Scope, Send
 
 from hisaab import __version__
 from hisaab.api import callback_path, errors
+from hisaab.api.capacity import Capacity, DbGate
 from hisaab.api.context import RequestContext
 from hisaab.api.ratelimit import make_limiter
 from hisaab.api.routes import auth, exceptions, health, jobs, mpesa, overview, realtime
+from hisaab.auth.standing import UserStanding
 from hisaab.config import Settings, get_settings
 from hisaab.errors import InputError
 from hisaab.overview.cache import make_cache
@@ -44,8 +47,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         )
     app = HisaabAPI(title="Hisaab", version=__version__, docs_url="/docs", lifespan=_lifespan)
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.database_url)
+    capacity = Capacity(threads=settings.api_threads, request_sessions=settings.api_db_sessions)
+    app.state.capacity = capacity
+    app.state.db_gate = DbGate(capacity.request_sessions)
+    app.state.engine = engine or make_engine(
+        settings.database_url,
+        pool_connections=capacity.pool_connections,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
     app.state.sessions = sessionmaker(app.state.engine, expire_on_commit=False)
+    app.state.user_standing = UserStanding(
+        app.state.sessions, ttl_seconds=settings.auth_cache_seconds
+    )
     app.state.redis = make_client(settings.redis_url) if settings.redis_url else None
     app.state.login_limiter = make_limiter(app.state.redis)
     app.state.overview_cache = make_cache(settings.overview_cache_seconds, app.state.redis)
@@ -103,6 +116,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     A fan-out transport that is down at start-up (the database, Redis) does not stop the API
     from serving (and /health from saying what is wrong): subscribing is retried meanwhile.
     """
+    # Thread-pool calls of this event loop, capped so that the pool always has a connection
+    # for each (hisaab.api.capacity).
+    to_thread.current_default_thread_limiter().total_tokens = app.state.capacity.threads
     hub: Hub = app.state.hub
     app.state.subscriber = None
     # What this lifespan subscribes, it stops: app.state only shows it, and another lifespan

@@ -8,17 +8,18 @@ the row being there for its next request, and a commit that fails is a 500, not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from hisaab.auth.standing import UserStanding
 from hisaab.auth.tokens import Claims, verify_token
 from hisaab.config import Settings
 from hisaab.errors import Forbidden, Unauthenticated
-from hisaab.storage.models import User
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -28,14 +29,32 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.sessions()
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session, holding one of the process's request slots while it lives
+    (hisaab.api.capacity): waiting for a slot blocks no thread, so it cannot deadlock."""
+    async with request.app.state.db_gate:
+        session: Session = request.app.state.sessions()
+        try:
+            yield session
+        except BaseException:
+            await run_in_threadpool(_rollback_and_close, session)
+            raise
+        await run_in_threadpool(_commit_and_close, session)
+
+
+def _commit_and_close(session: Session) -> None:
     try:
-        yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
     finally:
         session.close()
 
@@ -45,25 +64,18 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 def current_user(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Claims:
+    """The caller, from a bearer token whose user still stands as it says (see
+    hisaab.auth.standing: looked up outside the request's session, which it never opens)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required: POST /api/auth/login first")
     assert settings.jwt_secret is not None  # create_app refuses to start without one
     claims = verify_token(credentials.credentials, settings.jwt_secret.get_secret_value())
-    user = session.get(User, claims.user_id)
-    # A token speaks for the user as they were when it was issued: a user since deactivated,
-    # given another role or moved to another merchant must log in again, or an old token
-    # would keep the old role's or the old merchant's access until it expires.
-    if (
-        user is None
-        or not user.is_active
-        or user.role != claims.role
-        or user.merchant_id != claims.merchant_id
-    ):
-        raise Unauthenticated("the token's user no longer exists or has changed; log in again")
+    standing: UserStanding = request.app.state.user_standing
+    standing.check(claims)
     return claims
 
 

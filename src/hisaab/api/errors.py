@@ -13,9 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hisaab.errors import HisaabError, InputError
+from hisaab.errors import Busy, HisaabError, InputError
 
 # What psycopg says when a text value holds NUL, which PostgreSQL's text types cannot store.
 _NUL_REFUSED = "cannot contain NUL (0x00) bytes"
@@ -56,7 +57,15 @@ def install(app: FastAPI) -> None:
         body = error_body(
             request, code=exc.code, message=exc.message, details=exc.describe(), metadata=metadata
         )
-        return JSONResponse(body, status_code=exc.http_status)
+        headers = {"Retry-After": "1"} if isinstance(exc, Busy) else None
+        return JSONResponse(body, status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(PoolTimeout)
+    async def no_connection(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection came free in time", exc_info=exc)
+        return await hisaab_error(
+            request, Busy("the service is busy: no database connection came free in time")
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

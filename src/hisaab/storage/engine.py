@@ -33,8 +33,16 @@ def sqlalchemy_url(url: str) -> str:
     )
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, pool_connections: int | None = None, pool_timeout: float = 30.0, **kwargs: Any
+) -> Engine:
+    """An engine for `url`; `pool_connections` fixes its pool to that many connections (no
+    overflow), for a process that has worked out how many it needs (hisaab.api.capacity)."""
     full = sqlalchemy_url(url)
+    memory = full.startswith("sqlite") and make_url(full).database in (None, "", ":memory:")
+    if pool_connections is not None and not memory:
+        # An in-memory SQLite database lives in one connection: its pool is not sized.
+        kwargs.update(pool_size=pool_connections, max_overflow=0, pool_timeout=pool_timeout)
     if full.startswith("sqlite"):
         database = make_url(full).database
         if database and database != ":memory:":

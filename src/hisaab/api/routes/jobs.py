@@ -8,13 +8,13 @@ only its merchant's jobs (any other job is 404, never 403, so its existence is n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as FastAPIPath
-from fastapi.concurrency import run_in_threadpool
+from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -345,7 +345,7 @@ def list_matches(
 ) -> MatchPage | StreamingResponse:
     if fmt == "csv":
         chunks = export.matches_csv(session, claims, job_id, request.app.state.sessions)
-        return _csv(chunks, f"job-{job_id}-matches.csv")
+        return _csv(request, chunks, f"job-{job_id}-matches.csv")
     result = service.list_matches(
         session, claims, job_id, page=page, page_size=page_size, after=after
     )
@@ -383,7 +383,7 @@ def list_exceptions(
     )
     if fmt == "csv":
         chunks = export.exceptions_csv(session, claims, job_id, where, request.app.state.sessions)
-        return _csv(chunks, f"job-{job_id}-exceptions.csv")
+        return _csv(request, chunks, f"job-{job_id}-exceptions.csv")
     result = service.list_exceptions(
         session, claims, job_id, where, page=page, page_size=page_size, after=after
     )
@@ -401,9 +401,18 @@ def _next_after(ids: list[int], page_size: int) -> int | None:
     return ids[-1] if len(ids) == page_size else None
 
 
-def _csv(chunks: Iterator[str], filename: str) -> StreamingResponse:
+def _csv(request: Request, chunks: Iterator[str], filename: str) -> StreamingResponse:
+    """Stream `chunks` (read from the database as they go) holding a request slot
+    (hisaab.api.capacity) for as long as the stream reads."""
+    gate = request.app.state.db_gate
+
+    async def gated() -> AsyncIterator[str]:
+        async with gate:
+            async for chunk in iterate_in_threadpool(chunks):
+                yield chunk
+
     return StreamingResponse(
-        chunks,
+        gated(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -34,7 +34,7 @@ from hisaab.pubsub import Hub
 from hisaab.queue.jobs import enqueue
 from hisaab.realtime import repository as repo
 from hisaab.realtime import service, stats
-from hisaab.storage.models import User, utcnow
+from hisaab.storage.models import utcnow
 
 logger = logging.getLogger("hisaab.realtime.ws")
 router = APIRouter(prefix="/api/real-time-reconciliation", tags=["real-time"])
@@ -172,10 +172,7 @@ def _authenticate(websocket: WebSocket, token: str | None) -> Claims:
         raise Unauthenticated("a token is required: ?token=<jwt>")
     settings = websocket.app.state.settings
     claims = verify_token(token, settings.jwt_secret.get_secret_value())
-    with websocket.app.state.sessions() as db:
-        user = db.get(User, claims.user_id)
-        if user is None or not user.is_active or user.role != claims.role:
-            raise Unauthenticated("the token's user no longer exists or has changed")
+    websocket.app.state.user_standing.check(claims)
     if REALTIME_ADMIN not in claims.permissions:
         raise Forbidden(f"the {claims.role} role may not watch real-time reconciliation")
     return claims
