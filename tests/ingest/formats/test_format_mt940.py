@@ -524,3 +524,15 @@ def test_unreadable_statement_line_names_its_line_and_layout(tmp_path: Path) -> 
 
 def test_sniff_recognises_a_statement_without_reference() -> None:
     assert mt940.sniff(b"ABNANL2A\r\n940\r\n:25:517852257\r\n:28:19321/1\r\n:60F:C110522EUR0,\r\n")
+
+
+def test_balance_without_its_currency_is_in_the_statement_currency(tmp_path: Path) -> None:
+    # ":62M:C020315105000,00": date, then the amount straight away.
+    result = read(
+        tmp_path,
+        ":20:STARTUMS\n:25:1222333444\n:60F:C020315DEM0,00\n"
+        ":61:0203170320CM5000,00S05168790452\n:62M:C0203155000,00\n",
+    )
+    assert result.closing_balance is not None
+    assert (result.closing_balance.amount_minor, result.closing_balance.currency) == (500000, "DEM")
+    assert result.findings == []

@@ -27,8 +27,9 @@ What banks really send, and how it is read:
   line. Several :86: lines for one entry are joined; a :86: outside any entry (after the
   closing balance, or before the first :61:) is statement information and left out.
 * Balances: blank ones (`:62F:` with nothing, or no amount) are ignored with a note, `-0,00`
-  reads as zero; the currency comes from the balances, or from a `:25:` account that ends in
-  a currency code (`NL12ABNA0123456789EUR`, `123456789/EUR`, `... EUR`).
+  reads as zero, one without its currency (`:62M:C020315105000,00`) is in the statement's
+  currency; that comes from the balances, or from a `:25:` account that ends in a currency
+  code (`NL12ABNA0123456789EUR`, `123456789/EUR`, `... EUR`).
 * Dates banks write that are not on the calendar: value and balance dates such as 30
   February or 31 November (German banks count interest in 30-day months) are read as the last
   day of that month. The record keeps the date as written at the end of its narration,
@@ -87,7 +88,7 @@ _START_TAGS = frozenset({"25", "28", "28C", "60F", "60M", "60", "61"})
 # after it is the bank's own wrapping (a header or trailer), not part of the field.
 _MULTILINE_TAGS = frozenset({"61", "86", "NS"})
 _BALANCE = re.compile(
-    r"^(?P<mark>[CD])\s*(?P<date>\d{6})\s*(?P<currency>[A-Z]{3})\s*(?P<sign>-)?"
+    r"^(?P<mark>[CD])\s*(?P<date>\d{6})\s*(?P<currency>[A-Z]{3})?\s*(?P<sign>-)?"
     r"(?P<amount>[0-9.,]*)$",
     re.IGNORECASE,
 )
@@ -165,7 +166,7 @@ class _Entry:
 class _StatedBalance:
     mark: str
     as_of: date
-    currency: str
+    currency: str | None
     amount: str
     line: int
 
@@ -359,7 +360,13 @@ def _stated_balance(fld: _Field, path: Path, notes: list[str]) -> _StatedBalance
     mark = match["mark"].upper()
     if match["sign"]:
         mark = "C" if mark == "D" else "D"
-    return _StatedBalance(mark, as_of, match["currency"].upper(), match["amount"], fld.line)
+    currency = match["currency"].upper() if match["currency"] else None
+    if currency is None:
+        notes.append(
+            f"{path.name} line {fld.line}: :{fld.tag}: balance names no currency; "
+            "read in the statement's currency"
+        )
+    return _StatedBalance(mark, as_of, currency, match["amount"], fld.line)
 
 
 def _first_balance(
@@ -374,8 +381,9 @@ def _first_balance(
 
 
 def _currency(block: _Block, balances: list[_StatedBalance | None], path: Path) -> str | None:
-    text: str | None = next((b.currency for b in balances if b is not None), None)
-    line = next((b.line for b in balances if b is not None), block.line)
+    named = [b for b in balances if b is not None and b.currency is not None]
+    text = named[0].currency if named else None
+    line = named[0].line if named else block.line
     if text is None:
         account = block.first("25")
         suffix = _ACCOUNT_CURRENCY.search(account.value.strip().upper()) if account else None
