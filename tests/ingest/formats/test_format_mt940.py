@@ -536,3 +536,12 @@ def test_balance_without_its_currency_is_in_the_statement_currency(tmp_path: Pat
     assert result.closing_balance is not None
     assert (result.closing_balance.amount_minor, result.closing_balance.currency) == (500000, "DEM")
     assert result.findings == []
+
+
+def test_wrapped_information_line_that_looks_like_a_tag_continues_it(tmp_path: Path) -> None:
+    # A time of day wrapped after "13": the next line starts ":12:11", which is no MT940 tag.
+    result = read(
+        tmp_path,
+        statement_of(":61:2401150115D6,00N024NONREF\n:86:805?00ENTGELT?602017-01-01T13\n:12:11\n"),
+    )
+    assert result.table.to_pylist()[0]["narration"] == "ENTGELT 2017-01-01T13:12:11"

@@ -76,8 +76,11 @@ logging.getLogger("mt940").addHandler(logging.NullHandler())
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # SOH/ETX around SWIFT messages, NULs, DOS end-of-file marks: never part of a field.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_TAG = re.compile(r"^:(?P<tag>[0-9]{2}[A-Za-z]?|NS):(?P<value>.*)$")
-_SPLIT_TAG = re.compile(r"^(?:[0-9]{2}[A-Za-z]?|NS):")
+# The tags of MT940 (and MT942) statements. Only these start a field: a wrapped :86: line
+# that happens to begin ":12:11" (the rest of a time of day) continues the :86:.
+_TAG_IDS = r"(?:13|20|21|25|28|34|60|61|62|64|65|86|90)[A-Za-z]?|NS"
+_TAG = re.compile(rf"^:(?P<tag>{_TAG_IDS}):(?P<value>.*)$")
+_SPLIT_TAG = re.compile(rf"^(?:{_TAG_IDS}):")
 _ENVELOPE_TEXT = re.compile(r"\{4:(?P<rest>:.*)$")
 _OPENING_TAGS = ("60F", "60M", "60")
 _CLOSING_TAGS = ("62F", "62M", "62")
