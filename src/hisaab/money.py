@@ -31,7 +31,12 @@ _EXPONENT_2 = frozenset(
     ).split()
 )
 
+# Withdrawn codes that old statements and public test statements still carry (an MT940 in
+# Deutsche Mark, a Dutch export in guilders); each had 100 minor units.
+_WITHDRAWN_2 = frozenset("ATS DEM FIM FRF IEP NLG".split())
+
 CURRENCY_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(_WITHDRAWN_2, 2),
     **dict.fromkeys(_EXPONENT_2, 2),
     **dict.fromkeys(_EXPONENT_0, 0),
     **dict.fromkeys(_EXPONENT_3, 3),

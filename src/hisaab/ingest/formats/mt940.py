@@ -1,20 +1,47 @@
 """MT940 (SWIFT customer statement): reads :20: ... :62: statement blocks into canonical records.
 
-The tag contents are parsed by the `mt-940` library (`mt940.parse`): it knows the :61:
-sub-field layout (value date, entry date, D/C/RC/RD mark, amount, type code, customer and bank
-reference, supplementary details), structured :86: details (GVC ?00/?20/?32 sub-fields) and the
-entry-date year rollover. Around it this module does what the library does not do, or does in
-a way a reconciliation must not rely on:
+The file is scanned into statements and tags by this module, line by line, so every record
+knows the physical line of its :61: and every error names its line. Each :61: is one entry:
+statement lines are split here, not by the `mt-940` library, which merges an entry without a
+transaction type code (NTRF, NMSC...) into the one before it. The library still reads what it
+reads well: the structured :86: details (GVC ?00 posting text, ?20-?29 purpose, ?32 name).
 
-* physical line numbers: the file is scanned into tags first, so every record knows the line
-  of its :61: and every error names its line;
-* one statement per :20: block, each checked on its own (opening + credits - debits = closing);
-* impossible dates are refused with their line: the library silently moves 30 February to
-  the 28th, so its `date_fixup_pre_processor` is switched off and dates are checked up front;
-* real-world deviations: CRLF, LF or CR line ends, no final line end, a UTF-8 BOM, Windows-1252
-  or Latin-1 bytes, SWIFT envelope lines ({1:...}{4: and -}), blank balance lines, amounts like
-  ",00" and zero debit balances, :86: narration wrapped over several lines, and a
-  statement-level :86: after the closing balance (kept out of the last entry).
+What banks really send, and how it is read:
+
+* Wrapping around the messages is skipped: SWIFT envelopes ({1:...}{2:...}{4: and -}, with
+  or without SOH/ETX control characters), `-`, `-XXX` and `$` trailers, bank header lines
+  such as `ABNANL2A` / `940` / `ABNANL2A`, `0000 01INGBNL2AXXXX00001` or `:940:`, text before
+  the first tag, blank lines, spaces at line ends, CRLF, LF or CR line ends, no final line
+  end, a UTF-8 BOM, Windows-1252 or Latin-1 bytes.
+* A statement starts at :20:; a :25:, :28C:, :60F: or :61: after a closed statement (one that
+  had its closing balance or trailer) starts the next one when the bank left out :20:.
+* Several statements in one file, statements split into :28C: pages (:62M: closing one page,
+  :60M: opening the next) and snippets without a closing balance: each statement (page) is
+  checked on its own, opening + credits - debits = closing, and a difference is a
+  BALANCE_MISMATCH finding (a refusal with strict=True). One without both balances is read
+  and noted as unchecked. Forward and available balances (:64:, :65:) are not checked.
+* :61: lines are read leniently: an optional entry date, C/D/RC/RD marks in any case, a funds
+  code letter (`CR`, `DR`, `CN`, `DD`...), amounts like `,5`, `500`, `000000012,00` or
+  `1.000,00` (dots as thousands separators), a missing transaction type code, a type code
+  without its `N` (`TRF`), and supplementary details or the amount wrapped onto the next
+  line. Several :86: lines for one entry are joined; a :86: outside any entry (after the
+  closing balance, or before the first :61:) is statement information and left out.
+* Balances: blank ones (`:62F:` with nothing, or no amount) are ignored with a note, `-0,00`
+  reads as zero, one without its currency (`:62M:C020315105000,00`) is in the statement's
+  currency; that comes from the balances, or from a `:25:` account that ends in a currency
+  code (`NL12ABNA0123456789EUR`, `123456789/EUR`, `... EUR`).
+* Dates banks write that are not on the calendar: value and balance dates such as 30
+  February or 31 November (German banks count interest in 30-day months) are read as the last
+  day of that month. The record keeps the date as written at the end of its narration,
+  `[value date 240230]` (or `[entry date 0230]`), and a note names the line. An entry date
+  (MMDD) takes the year that puts it nearest its value date, so entry 0102 of value date
+  231231 is 2024-01-02 and entry 1231 of value date 240102 is 2023-12-31. Two-digit years are
+  20YY, or 19YY from 80 up.
+* :NS: (bank-specific) fields are skipped.
+
+What cannot be read is refused with a FormatError naming the file, the line and what was
+expected: a :61: without a date, mark and amount, a month 13, an unreadable opening or
+closing balance, an unknown currency, an amount finer than its currency allows.
 
 RC (reversal of a credit) takes money out and RD (reversal of a debit) puts it back, so RC is
 a DR record and RD a CR record.
@@ -22,12 +49,11 @@ a DR record and RD a CR record.
 
 from __future__ import annotations
 
-import io
+import calendar
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,39 +62,63 @@ import mt940
 from hisaab.errors import AmountError, CurrencyError, FormatError
 from hisaab.ingest.formats import StandardFormat, register, statement
 from hisaab.ingest.narration import extract_utr
-from hisaab.ingest.records import (
-    Balance,
-    NormalizedFile,
-)
-from hisaab.money import Direction, normalize_currency, parse_amount
+from hisaab.ingest.records import Balance, NormalizedFile
+from hisaab.money import CURRENCY_EXPONENTS, Direction, normalize_currency, parse_amount
 
 NAME = "mt940"
 
 # The library logs each pattern mismatch at ERROR before raising; with no handler anywhere,
-# Python would print those to stderr beside the FormatError this module raises. A NullHandler
-# (what the library should install itself) keeps them out of a bare CLI run, while an
-# application that configures logging still receives them.
+# Python would print those to stderr. A NullHandler (what the library should install itself)
+# keeps them out of a bare CLI run, while an application that configures logging still
+# receives them.
 logging.getLogger("mt940").addHandler(logging.NullHandler())
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_TAG = re.compile(r"^:(?P<tag>[0-9]{2}[A-Z]?|NS):(?P<value>.*)$")
+# SOH/ETX around SWIFT messages, NULs, DOS end-of-file marks: never part of a field.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The tags of MT940 (and MT942) statements. Only these start a field: a wrapped :86: line
+# that happens to begin ":12:11" (the rest of a time of day) continues the :86:.
+_TAG_IDS = r"(?:13|20|21|25|28|34|60|61|62|64|65|86|90)[A-Za-z]?|NS"
+_TAG = re.compile(rf"^:(?P<tag>{_TAG_IDS}):(?P<value>.*)$")
+_SPLIT_TAG = re.compile(rf"^(?:{_TAG_IDS}):")
+_ENVELOPE_TEXT = re.compile(r"\{4:(?P<rest>:.*)$")
 _OPENING_TAGS = ("60F", "60M", "60")
 _CLOSING_TAGS = ("62F", "62M", "62")
 _BALANCE_TAGS = frozenset({*_OPENING_TAGS, *_CLOSING_TAGS, "64", "65"})
+# Tags that begin a statement when the bank left out its :20: reference.
+_START_TAGS = frozenset({"25", "28", "28C", "60F", "60M", "60", "61"})
+# Tags whose value may run over several lines; any other tag is one line, and a loose line
+# after it is the bank's own wrapping (a header or trailer), not part of the field.
+_MULTILINE_TAGS = frozenset({"61", "86", "NS"})
 _BALANCE = re.compile(
-    r"^(?P<mark>[CD])(?P<date>\d{6})(?P<currency>[A-Z]{3})(?P<amount>[0-9,]*)$", re.IGNORECASE
+    r"^(?P<mark>[CD])\s*(?P<date>\d{6})\s*(?P<currency>[A-Z]{3})?\s*(?P<sign>-)?"
+    r"(?P<amount>[0-9.,]*)$",
+    re.IGNORECASE,
 )
-_STATEMENT_LINE = re.compile(r"^(?P<value_date>\d{6})(?P<entry_date>\d{4})?(?P<mark>R?[CD])", re.I)
-_TYPED_STATEMENT_LINE = re.compile(
-    r"^\d{6}(\d{4})?R?[CD][A-Z]?[\n ]?[\d,]+[A-Z][A-Z0-9 ]{3}", re.IGNORECASE
+_STATEMENT_LINE = re.compile(
+    r"^(?P<value_date>\d{6})(?P<entry_date>\d{4}|\s{4})?(?P<mark>R?[CD])(?P<funds>[A-Z])?\s?"
+    r"(?P<amount>\d[\d.]*(?:,\d*)?|,\d+)(?P<rest>.*)$",
+    re.IGNORECASE,
 )
+_STATEMENT_START = re.compile(r"^\d{6}(\d{4}|\s{4})?R?[CD][A-Z]?\s?$", re.IGNORECASE)
+_TYPE_CODE = re.compile(r"^[NSF][A-Z0-9][A-Z0-9 ]{2}", re.IGNORECASE)
+# SWIFT transaction type identification codes, for a type code written without its N.
+_BARE_TYPE_CODES_TEXT = (
+    "BNK BOE BRF CAR CAS CHG CHK CLR CMI CMN CMP CMS CMT CMZ COL COM CPN DCR DDT DIS DIV EQA "
+    "EXT FEX INT LBX LDP MAR MAT MGT MSC NWI ODC OPT PCH POP PRN REC RED RIG RTI SAL SEC SLE "
+    "STO STP SUB SWP TAX TCK TCM TRA TRF TRN UWC VDA WAR"
+)
+_BARE_TYPE_CODES = frozenset(_BARE_TYPE_CODES_TEXT.split())
+# After the type code: a customer reference of up to 16 characters, then "//" and the bank's
+# reference (up to 16 characters, up to the first space); anything after them on the line is
+# supplementary detail (Rabobank writes the counterparty's name there).
+_REFERENCES = re.compile(r"^(?P<customer>(?:(?!//).){0,16})(?://(?P<bank>\S{0,16}))?(?P<more>.*)$")
+_ACCOUNT_CURRENCY = re.compile(r"(?:^|[0-9/ ])(?P<currency>[A-Z]{3})$")
+_STRUCTURED_DETAILS = re.compile(r"^\d{3}\?\d{2}")
 # SWIFT fields are at most 65 characters a line; a line that long was cut by the sender's
 # wrapping, not at a word boundary, so it continues without a space.
 _SWIFT_LINE_WIDTH = 65
 _NO_REFERENCE = frozenset({"", "NONREF", "NOREF", "NOTPROVIDED"})
-# The library's balance attributes, in order of preference, per side of the statement.
-_OPENING_KEYS = ("final_opening_balance", "intermediate_opening_balance", "opening_balance")
-_CLOSING_KEYS = ("final_closing_balance", "intermediate_closing_balance", "closing_balance")
 
 
 @dataclass
@@ -86,16 +136,16 @@ class _Field:
 
 @dataclass
 class _Block:
-    """One statement: everything from a :20: up to the next :20:."""
+    """One statement (or one :28C: page of it): from its :20: up to the next statement."""
 
     line: int
     fields: list[_Field] = field(default_factory=list)
+    closed: bool = False
 
     def first(self, *tags: str) -> _Field | None:
-        for wanted in tags:
-            for fld in self.fields:
-                if fld.tag == wanted:
-                    return fld
+        for fld in self.fields:
+            if fld.tag in tags:
+                return fld
         return None
 
     def describe(self) -> str:
@@ -107,63 +157,110 @@ class _Block:
         return text
 
 
+@dataclass
+class _Entry:
+    """A :61: statement line and the :86: information lines that follow it."""
+
+    line: _Field
+    details: list[_Field] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _StatedBalance:
+    mark: str
+    as_of: date
+    currency: str | None
+    amount: str
+    line: int
+
+
 def sniff(head: bytes) -> bool:
-    """An MT940 file has a :20: reference and a :25: account or :60F: balance at line starts."""
-    text = head.decode("latin-1")
-    return bool(re.search(r"(?m)^:20:", text)) and bool(re.search(r"(?m)^:(25|60F|61):", text))
+    """An MT940 file has at least two of its statement tags (:20:, :25:, :28C:, :60F:, :61:,
+    :62F:) at line starts."""
+    text = _CONTROL.sub("", head.decode("latin-1"))
+    found = set(re.findall(r"(?m)^:(20|25|28C?|60[FM]?|61|62[FM]?):", text))
+    return len(found) >= 2
 
 
 def parse(path: Path, *, source: str = "bank", strict: bool = False) -> NormalizedFile:
     """Read an MT940 file: one canonical record per :61: line, balances checked per statement."""
     path = Path(path)
     report = statement.Report(path, strict=strict)
-    text = _decode(path.read_bytes(), path, report.notes)
-    blocks = _scan(text, path)
+    text = statement.decode(
+        path.read_bytes(), path, report.notes, expected="an MT940 statement starting with :20:"
+    )
+    blocks = _scan(text, path, report.notes)
     rows: list[dict[str, Any]] = []
     opening: Balance | None = None
     closing: Balance | None = None
     for index, block in enumerate(blocks):
-        statement_rows, block_opening, block_closing = _read_block(block, path, source, report)
-        rows.extend(statement_rows)
+        block_rows, block_opening, block_closing = _read_block(block, path, source, report)
+        rows.extend(block_rows)
         if index == 0:
             opening = block_opening
         closing = block_closing
     return report.result(rows, NAME, opening=opening, closing=closing)
 
 
-def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
-    return statement.decode(raw, path, notes, expected="an MT940 statement starting with :20:")
+def _is_trailer(line: str) -> bool:
+    """The end of a message: `-`, `-}` (with a {5:...} trailer block), `-XXX`, or `$`."""
+    return line in ("-", "$", "-XXX") or line.startswith("-}")
 
 
-def _scan(text: str, path: Path) -> list[_Block]:
+def _scan(text: str, path: Path, notes: list[str]) -> list[_Block]:
     """Split the text into statements and tags, remembering each tag's physical line."""
     blocks: list[_Block] = []
     current: _Block | None = None
+    last: _Field | None = None  # the field loose lines continue, if it may run on
+    pending_colon: int | None = None
     for number, raw_line in enumerate(_LINE_BREAK.split(text), start=1):
-        line = raw_line.rstrip()
-        if not line.strip():
+        line = _CONTROL.sub("", raw_line).rstrip()
+        stripped = line.strip()
+        if not stripped:
             continue
-        # SWIFT envelope: "{1:F01...}{2:...}{4:" before the text block, "-}" or "-" after it.
-        if line.startswith("{") or line.startswith("-}") or line.strip() == "-":
+        if stripped == ":":
+            # A tag broken after its first colon (":" then "86:..." on the next line).
+            pending_colon = number
+            continue
+        if pending_colon is not None and _SPLIT_TAG.match(line):
+            line = ":" + line
+        pending_colon = None
+        if line.startswith("{"):
+            # SWIFT envelope "{1:F01...}{2:...}{4:", sometimes with the first tag after it.
+            envelope_text = _ENVELOPE_TEXT.search(line)
+            if envelope_text is None:
+                last = None
+                continue
+            line = envelope_text["rest"]
+        elif _is_trailer(stripped):
+            if current is not None:
+                current.closed = True
+            last = None
             continue
         match = _TAG.match(line)
-        if match:
-            tag = match["tag"]
-            if tag == "20":
-                current = _Block(line=number)
-                blocks.append(current)
-            elif current is None:
-                if tag == "61" or tag in _BALANCE_TAGS:
-                    raise FormatError(
-                        f":{tag}: appears before any :20: statement reference",
-                        file=path,
-                        line=number,
-                        expected="each statement to start with a :20: line",
-                    )
-                continue
-            current.fields.append(_Field(tag, number, [match["value"]]))
-        elif current is not None and current.fields:
-            current.fields[-1].lines.append(line)
+        if match is None:
+            if last is not None:
+                last.lines.append(line)
+            # Otherwise a bank's own header or trailer line (ABNANL2A, 940, 0000 ...).
+            continue
+        tag = match["tag"].upper()
+        if tag == "20" or (tag in _START_TAGS and (current is None or current.closed)):
+            current = _Block(line=number)
+            blocks.append(current)
+            if tag != "20":
+                notes.append(
+                    f"{path.name} line {number}: statement without a :20: reference "
+                    f"starts at :{tag}:"
+                )
+        elif current is None:
+            # A :86:, :64: or other tag before any statement: nothing to attach it to.
+            last = None
+            continue
+        fld = _Field(tag, number, [match["value"]])
+        current.fields.append(fld)
+        last = fld if tag in _MULTILINE_TAGS else None
+        if tag in _CLOSING_TAGS:
+            current.closed = True
     if not blocks:
         raise FormatError(
             "no MT940 statement found",
@@ -174,122 +271,226 @@ def _scan(text: str, path: Path) -> list[_Block]:
     return blocks
 
 
-def _check_date(yymmdd: str, what: str, path: Path, line: int) -> None:
-    try:
-        date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:6]))
-    except ValueError:
+def _calendar_date(
+    year: int, month: int, day: int, written: str, what: str, path: Path, line: int
+) -> tuple[date, bool]:
+    """The date, with a day past the month's end moved to its last day (second item True)."""
+    if not (1 <= month <= 12 and 1 <= day <= 31):
         raise FormatError(
-            f"impossible {what} {yymmdd!r}",
+            f"{what} {written!r} cannot be read",
             file=path,
             line=line,
-            expected="a real calendar date written YYMMDD",
-        ) from None
-
-
-def _prepare(block: _Block, path: Path, notes: list[str]) -> tuple[list[_Field], list[_Field]]:
-    """The fields to hand to the library (and its :61: lines), after checks and clean-up."""
-    kept: list[_Field] = []
-    statement_lines: list[_Field] = []
-    in_entry = False
-    for fld in block.fields:
-        if fld.tag in _BALANCE_TAGS:
-            in_entry = False
-            value = fld.value.strip()
-            match = _BALANCE.match(value)
-            if not value or (match is not None and match["amount"] == ""):
-                notes.append(f"{path.name} line {fld.line}: blank :{fld.tag}: balance ignored")
-                continue
-            if match is None:
-                raise FormatError(
-                    f"balance :{fld.tag}: {value!r} cannot be read",
-                    file=path,
-                    line=fld.line,
-                    expected="a C or D mark, a YYMMDD date, a currency and an amount, "
-                    "such as C240131INR1000,00",
-                )
-            _check_date(match["date"], f"balance date in :{fld.tag}:", path, fld.line)
-        elif fld.tag == "61":
-            in_entry = True
-            match = _STATEMENT_LINE.match(fld.value)
-            if match is None:
-                raise FormatError(
-                    f"statement line {fld.value.splitlines()[0]!r} cannot be read",
-                    file=path,
-                    line=fld.line,
-                    expected="YYMMDD value date, optional MMDD entry date, a C, D, RC or RD "
-                    "mark and an amount, such as 2401150115C1500,00NTRFNONREF",
-                )
-            _check_date(match["value_date"], "value date in :61:", path, fld.line)
-            if match["entry_date"]:
-                # The entry date has no year of its own; 2000 is a leap year, so only
-                # dates that exist in no year at all (30 February, 31 April) fail here.
-                _check_date("00" + match["entry_date"], "entry date in :61:", path, fld.line)
-            statement_lines.append(fld)
-        elif fld.tag == "86":
-            if not in_entry:
-                notes.append(
-                    f"{path.name} line {fld.line}: statement-level :86: information is "
-                    "not part of any entry and was left out"
-                )
-                continue
-        elif fld.tag != "NS":
-            in_entry = False
-        kept.append(fld)
-    return kept, statement_lines
-
-
-def _run_library(kept: list[_Field], path: Path) -> Any:
-    text = "\n".join(f":{fld.tag}:{fld.value}" for fld in kept)
-    try:
-        # A file object, not a str: the library reads a str that names a file as that file.
-        # No pre_statement processors: the default one clamps impossible February dates.
-        return mt940.parse(
-            io.StringIO(text), processors={"pre_statement": []}, options=mt940.Options.all()
+            expected="a date written YYMMDD (or MMDD) with a month 01-12 and a day 01-31",
         )
-    except Exception as exc:
-        message = str(exc.args[0]) if exc.args else type(exc).__name__
-        line = None
-        if isinstance(exc, RuntimeError) and len(exc.args) >= 3 and isinstance(exc.args[2], str):
-            # The library raises RuntimeError(message, tag, value) for a value its pattern
-            # does not match; the value's first line finds the field in the file.
-            tag, value = exc.args[1], exc.args[2]
-            message = f"{getattr(tag, 'name', 'field')} value {value!r} does not match its layout"
-            first = value.strip().split("\n", 1)[0].strip()
-            line = next((f.line for f in kept if f.lines[0].strip() == first), None)
+    last_day = calendar.monthrange(year, month)[1]
+    if day > last_day:
+        return date(year, month, last_day), True
+    return date(year, month, day), False
+
+
+def _full_year(yy: int) -> int:
+    return 1900 + yy if yy >= 80 else 2000 + yy
+
+
+def _yymmdd(written: str, what: str, path: Path, line: int, notes: list[str]) -> tuple[date, bool]:
+    year, month, day = _full_year(int(written[:2])), int(written[2:4]), int(written[4:6])
+    found, moved = _calendar_date(year, month, day, written, what, path, line)
+    if moved:
+        notes.append(
+            f"{path.name} line {line}: {what} {written} is not a calendar date "
+            f"(30-day month); read as {found.isoformat()}"
+        )
+    return found, moved
+
+
+def _entry_date(
+    written: str, value_date: date, path: Path, line: int, notes: list[str]
+) -> tuple[date, bool]:
+    """An MMDD entry date in the year that puts it nearest its value date."""
+    month, day = int(written[:2]), int(written[2:])
+    candidates = [
+        _calendar_date(year, month, day, written, "entry date in :61:", path, line)
+        for year in (value_date.year - 1, value_date.year, value_date.year + 1)
+    ]
+    found, moved = min(candidates, key=lambda c: abs((c[0] - value_date).days))
+    if moved:
+        notes.append(
+            f"{path.name} line {line}: entry date {written} in :61: is not a calendar date "
+            f"(30-day month); read as {found.isoformat()}"
+        )
+    return found, moved
+
+
+def _minor(amount: str, currency: str, path: Path, line: int) -> int:
+    """Minor units of an MT940 amount: comma decimals, dots only as thousands separators."""
+    text = amount.strip()
+    if "," in text:
+        whole, _, fraction = text.rpartition(",")
+        whole = whole.replace(".", "")
+    elif re.fullmatch(r"\d{1,3}(\.\d{3})+", text):
+        whole, fraction = text.replace(".", ""), ""
+    else:
+        # A decimal point instead of the comma the standard asks for.
+        whole, _, fraction = text.partition(".")
+    if not (whole + fraction).isdigit():
         raise FormatError(
-            f"MT940 field cannot be read: {message}",
+            f"amount {amount!r} cannot be read",
             file=path,
             line=line,
-            expected="fields laid out as in the SWIFT MT940 standard",
-        ) from exc
-
-
-def _minor(value: Decimal, currency: str, path: Path, line: int) -> int:
+            expected="an amount with a decimal comma, such as 1500,00 or 1.500,00",
+        )
     try:
-        return parse_amount(format(value.copy_abs(), "f"), currency)
+        return parse_amount(f"{whole or '0'}.{fraction or '0'}", currency)
     except AmountError as exc:
         raise FormatError(exc.message, file=path, line=line, expected=exc.expected) from exc
 
 
-def _balance(
-    parsed: Any, keys: tuple[str, ...], currency: str, path: Path, line: int
-) -> Balance | None:
-    for key in keys:
-        found = parsed.data.get(key)
-        if found is None or not isinstance(found.amount, mt940.models.Amount):
-            continue
-        minor = _minor(found.amount.amount, currency, path, line)
-        sign = -1 if str(found.status).upper() == "D" else 1
-        as_of = date(found.date.year, found.date.month, found.date.day) if found.date else None
-        return Balance(sign * minor, currency, as_of)
+def _stated_balance(fld: _Field, path: Path, notes: list[str]) -> _StatedBalance | None:
+    value = fld.value.strip()
+    match = _BALANCE.match(value)
+    if not value or (match is not None and match["amount"] == ""):
+        notes.append(f"{path.name} line {fld.line}: blank :{fld.tag}: balance ignored")
+        return None
+    if match is None:
+        raise FormatError(
+            f"balance :{fld.tag}: {value!r} cannot be read",
+            file=path,
+            line=fld.line,
+            expected="a C or D mark, a YYMMDD date, a currency and an amount, "
+            "such as C240131INR1000,00",
+        )
+    as_of, _ = _yymmdd(match["date"], f"balance date in :{fld.tag}:", path, fld.line, notes)
+    mark = match["mark"].upper()
+    if match["sign"]:
+        mark = "C" if mark == "D" else "D"
+    currency = match["currency"].upper() if match["currency"] else None
+    if currency is None:
+        notes.append(
+            f"{path.name} line {fld.line}: :{fld.tag}: balance names no currency; "
+            "read in the statement's currency"
+        )
+    return _StatedBalance(mark, as_of, currency, match["amount"], fld.line)
+
+
+def _first_balance(
+    block: _Block, tags: tuple[str, ...], path: Path, notes: list[str]
+) -> _StatedBalance | None:
+    for fld in block.fields:
+        if fld.tag in tags:
+            stated = _stated_balance(fld, path, notes)
+            if stated is not None:
+                return stated
     return None
 
 
-def _unwrap(text: str) -> str:
+def _currency(block: _Block, balances: list[_StatedBalance | None], path: Path) -> str | None:
+    named = [b for b in balances if b is not None and b.currency is not None]
+    text = named[0].currency if named else None
+    line = named[0].line if named else block.line
+    if text is None:
+        account = block.first("25")
+        suffix = _ACCOUNT_CURRENCY.search(account.value.strip().upper()) if account else None
+        if account is not None and suffix and suffix["currency"] in CURRENCY_EXPONENTS:
+            text, line = suffix["currency"], account.line
+    if text is None:
+        return None
+    try:
+        return normalize_currency(text)
+    except CurrencyError as exc:
+        raise FormatError(exc.message, file=path, line=line, expected=exc.expected) from exc
+
+
+def _entries(block: _Block, path: Path, notes: list[str]) -> list[_Entry]:
+    entries: list[_Entry] = []
+    in_entry = False
+    for fld in block.fields:
+        if fld.tag == "61":
+            entries.append(_Entry(fld))
+            in_entry = True
+        elif fld.tag == "86":
+            if in_entry:
+                entries[-1].details.append(fld)
+            else:
+                notes.append(
+                    f"{path.name} line {fld.line}: statement-level :86: information is "
+                    "not part of any entry and was left out"
+                )
+        elif fld.tag != "NS":
+            in_entry = False
+    return entries
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A :61: statement line taken apart."""
+
+    value_date: date
+    value_moved: bool
+    entry_date: date | None
+    entry_moved: bool
+    mark: str
+    amount: str
+    customer_reference: str
+    bank_reference: str
+    supplementary: str
+    written_value_date: str
+    written_entry_date: str
+
+
+def _statement_line(fld: _Field, path: Path, notes: list[str]) -> _Line:
+    lines = [piece.strip() for piece in fld.lines]
+    first = lines[0]
+    rest_lines = lines[1:]
+    match = _STATEMENT_LINE.match(first)
+    if match is None and rest_lines and _STATEMENT_START.match(first):
+        # The amount wrapped onto the next line ("...CR" then "30,00N062NONREF").
+        match = _STATEMENT_LINE.match(first + rest_lines[0])
+        rest_lines = rest_lines[1:]
+    if match is None:
+        raise FormatError(
+            f"statement line {first!r} cannot be read",
+            file=path,
+            line=fld.line,
+            expected="YYMMDD value date, optional MMDD entry date, a C, D, RC or RD "
+            "mark and an amount, such as 2401150115C1500,00NTRFNONREF",
+        )
+    written_value = match["value_date"]
+    value_date, value_moved = _yymmdd(written_value, "value date in :61:", path, fld.line, notes)
+    written_entry = (match["entry_date"] or "").strip()
+    entry_date: date | None = None
+    entry_moved = False
+    if written_entry:
+        entry_date, entry_moved = _entry_date(written_entry, value_date, path, fld.line, notes)
+    rest = match["rest"].strip()
+    if rest[:6].upper() == "NONREF":
+        pass
+    elif _TYPE_CODE.match(rest):
+        rest = rest[4:]
+    elif rest[:3].upper() in _BARE_TYPE_CODES:
+        rest = rest[3:]
+    references = _REFERENCES.match(rest)
+    assert references is not None  # every part of the pattern is optional
+    more = references["more"].strip()
+    return _Line(
+        value_date=value_date,
+        value_moved=value_moved,
+        entry_date=entry_date,
+        entry_moved=entry_moved,
+        mark=match["mark"].upper(),
+        amount=match["amount"],
+        customer_reference=references["customer"].strip(),
+        bank_reference=(references["bank"] or "").strip(),
+        supplementary=" ".join(piece for piece in [more, *rest_lines] if piece),
+        written_value_date=written_value,
+        written_entry_date=written_entry,
+    )
+
+
+def _unwrap(lines: list[str]) -> str:
     """Join the physical lines of a :86: field into one line of narration."""
     joined = ""
     previous_width = 0
-    for raw in text.split("\n"):
+    for raw in lines:
         piece = raw.strip()
         if not piece:
             continue
@@ -300,88 +501,92 @@ def _unwrap(text: str) -> str:
     return joined
 
 
-def _narration(data: dict[str, Any]) -> str | None:
-    parts: list[str] = []
-    extra = data.get("extra_details")
-    if isinstance(extra, str) and extra.strip():
-        parts.append(extra.strip())
-    details = data.get("transaction_details")
-    if isinstance(details, str):
-        parts.append(_unwrap(details))
-    else:
-        # Structured :86: (?00 posting text, ?20-?29 purpose, ?32 name): the library has taken
-        # the raw text apart, so the narration is put back together from its pieces.
-        for key in ("posting_text", "applicant_name", "purpose", "additional_purpose"):
-            piece = data.get(key)
-            if isinstance(piece, str) and piece.strip():
-                parts.append(piece.strip())
+class _LibraryOptions:
+    """What the library's :86: processor reads from the statement it belongs to."""
+
+    options = mt940.Options.all()
+
+
+def _details_text(details: list[_Field]) -> str:
+    raw = "\n".join(fld.value for fld in details)
+    if not _STRUCTURED_DETAILS.match(raw.replace("\n", "").replace("\r", "")):
+        return " ".join(text for text in (_unwrap(fld.lines) for fld in details) if text)
+    # Structured :86: (?00 posting text, ?20-?29 purpose, ?32 name): the library takes the
+    # sub-fields apart, and the narration is put together from its pieces.
+    # Sub-fields wrapped at a fixed width continue without a space; sub-fields written one to
+    # a line (each line starting with "?") are separate words.
+    continuations = [piece for piece in raw.split("\n")[1:] if piece.strip()]
+    one_per_line = bool(continuations) and all(piece.startswith("?") for piece in continuations)
+    parsed = mt940.processors.transaction_details_post_processor(
+        _LibraryOptions(),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        {"transaction_details": raw},
+        {"transaction_details": raw},
+        space=one_per_line,
+    )
+    parts = [
+        piece.strip()
+        for key in ("posting_text", "applicant_name", "purpose", "additional_purpose")
+        if isinstance(piece := parsed.get(key), str) and piece.strip()
+    ]
+    return " ".join(parts)
+
+
+def _narration(entry: _Entry, line: _Line) -> str | None:
+    parts = [line.supplementary, _details_text(entry.details)]
+    if line.value_moved:
+        parts.append(f"[value date {line.written_value_date}]")
+    if line.entry_moved:
+        parts.append(f"[entry date {line.written_entry_date}]")
     text = " ".join(part for part in parts if part)
     return text or None
 
 
-def _reference(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
+def _reference(value: str) -> str | None:
     text = value.strip()
     return None if text.upper() in _NO_REFERENCE else text
+
+
+def _signed(stated: _StatedBalance | None, currency: str, path: Path) -> Balance | None:
+    if stated is None:
+        return None
+    minor = _minor(stated.amount, currency, path, stated.line)
+    return Balance(-minor if stated.mark == "D" else minor, currency, stated.as_of)
 
 
 def _read_block(
     block: _Block, path: Path, source: str, report: statement.Report
 ) -> tuple[list[dict[str, Any]], Balance | None, Balance | None]:
-    kept, statement_lines = _prepare(block, path, report.notes)
-    parsed = _run_library(kept, path)
-    entries = list(parsed.transactions)
-    if len(entries) != len(statement_lines):
-        # The library starts a new entry only after one with a type code (NTRF, NMSC...);
-        # without it the next :61: is merged into this one.
-        untyped = next(
-            (fld for fld in statement_lines if not _TYPED_STATEMENT_LINE.match(fld.value)), None
-        )
-        if untyped is not None:
+    notes = report.notes
+    stated_opening = _first_balance(block, _OPENING_TAGS, path, notes)
+    stated_closing = _first_balance(block, _CLOSING_TAGS, path, notes)
+    entries = _entries(block, path, notes)
+    currency = _currency(block, [stated_opening, stated_closing], path)
+    if currency is None:
+        if entries:
             raise FormatError(
-                "statement line has no transaction type code, so the entry after it cannot "
-                "be told apart from it",
+                f"{block.describe()} states no currency",
                 file=path,
-                line=untyped.line,
-                expected="a type code such as NTRF or NMSC after the amount",
+                line=block.line,
+                expected="an opening or closing balance (:60F:/:62F:) that names the currency",
             )
-        raise FormatError(
-            f"{block.describe()}: {len(statement_lines)} :61: lines but {len(entries)} entries",
-            file=path,
-            line=block.line,
-        )
-    currency_text = parsed.currency
-    if not currency_text:
-        raise FormatError(
-            f"{block.describe()} states no currency",
-            file=path,
-            line=block.line,
-            expected="an opening or closing balance (:60F:/:62F:) that names the currency",
-        )
-    try:
-        currency = normalize_currency(currency_text)
-    except CurrencyError as exc:
-        raise FormatError(exc.message, file=path, line=block.line, expected=exc.expected) from exc
+        return [], None, None
 
     rows: list[dict[str, Any]] = []
     credits = debits = 0
-    for entry, fld in zip(entries, statement_lines, strict=True):
-        data = entry.data
-        mark = str(data.get("status") or "").upper()
-        direction: Direction = "CR" if mark in ("C", "RD") else "DR"
-        amount = _minor(data["amount"].amount, currency, path, fld.line)
+    for entry in entries:
+        line = _statement_line(entry.line, path, notes)
+        direction: Direction = "CR" if line.mark in ("C", "RD") else "DR"
+        amount = _minor(line.amount, currency, path, entry.line.line)
         if direction == "CR":
             credits += amount
         else:
             debits += amount
-        value_date = data["date"]
-        entry_date = data.get("entry_date")
-        narration = _narration(data)
+        narration = _narration(entry, line)
         utr = (
             extract_utr(narration)
-            or _reference(data.get("bank_reference"))
-            or _reference(data.get("customer_reference"))
+            or _reference(line.bank_reference)
+            or _reference(line.customer_reference)
         )
         rows.append(
             {
@@ -390,25 +595,17 @@ def _read_block(
                 "amount_minor": amount,
                 "currency": currency,
                 "direction": direction,
-                "value_date": date(value_date.year, value_date.month, value_date.day),
-                "booked_at": (
-                    date(entry_date.year, entry_date.month, entry_date.day).isoformat()
-                    if entry_date
-                    else None
-                ),
+                "value_date": line.value_date,
+                "booked_at": line.entry_date.isoformat() if line.entry_date else None,
                 "utr": utr,
                 "narration": narration,
                 "source_file": str(path),
-                "source_line": fld.line,
+                "source_line": entry.line.line,
             }
         )
 
-    opening_field = block.first(*_OPENING_TAGS)
-    closing_field = block.first(*_CLOSING_TAGS)
-    opening_line = opening_field.line if opening_field else block.line
-    closing_line = closing_field.line if closing_field else block.line
-    opening = _balance(parsed, _OPENING_KEYS, currency, path, opening_line)
-    closing = _balance(parsed, _CLOSING_KEYS, currency, path, closing_line)
+    opening = _signed(stated_opening, currency, path)
+    closing = _signed(stated_closing, currency, path)
     if opening is not None and closing is not None:
         report.check_balances(
             what=block.describe(),
@@ -417,7 +614,7 @@ def _read_block(
             debits=debits,
             closing_minor=closing.amount_minor,
             currency=currency,
-            line=closing_line,
+            line=stated_closing.line if stated_closing else block.line,
             as_of=closing.as_of,
         )
     else:
