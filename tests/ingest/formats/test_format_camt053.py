@@ -129,8 +129,8 @@ def test_thirtieth_of_february_value_date_is_refused_with_its_line(tmp_path: Pat
 
 
 def test_entry_without_any_currency_is_refused(tmp_path: Path) -> None:
-    text = statement(CREDIT_500.replace('<Amt Ccy="INR">500.00', "<Amt>500.00"))
-    path = write(tmp_path, text.replace("<Ccy>INR</Ccy>", ""))
+    text = statement(CREDIT_500).replace(' Ccy="INR"', "").replace("<Ccy>INR</Ccy>", "")
+    path = write(tmp_path, text)
     with pytest.raises(FormatError, match="states no currency") as caught:
         camt053.parse(path)
     assert caught.value.line == 19
@@ -628,3 +628,65 @@ def test_external_entities_are_never_expanded(tmp_path: Path) -> None:
 def test_sniff_recognises_camt052_and_camt054() -> None:
     assert camt053.sniff(b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.052.001.08">')
     assert camt053.sniff(b"<Document><BkToCstmrDbtCdtNtfctn>")
+
+
+def test_entry_without_currency_takes_the_currency_of_the_statements_balances(
+    tmp_path: Path,
+) -> None:
+    text = statement(CREDIT_500.replace('<Amt Ccy="INR">500.00', "<Amt>500.00"))
+    [row] = rows_of(tmp_path, text.replace("<Ccy>INR</Ccy>", ""))
+    assert (row["amount_minor"], row["currency"]) == (50000, "INR")
+
+
+def test_booking_date_written_with_a_time_in_dt_counts_its_day(tmp_path: Path) -> None:
+    text = statement(CREDIT_500.replace("<ValDt><Dt>2024-01-15", "<ValDt><Dt>2024-01-16T00:00:00"))
+    [row] = rows_of(tmp_path, text)
+    assert row["value_date"].isoformat() == "2024-01-16"
+
+
+def test_booking_time_written_unusually_keeps_its_day(tmp_path: Path) -> None:
+    text = statement(
+        CREDIT_500.replace(
+            "<BookgDt><Dt>2024-01-15</Dt>", "<BookgDt><DtTm>2024-01-15T11.17.11</DtTm>"
+        )
+    )
+    [row] = rows_of(tmp_path, text)
+    assert row["booked_at"] == "2024-01-15"
+
+
+def test_impossible_booking_time_is_refused(tmp_path: Path) -> None:
+    text = statement(
+        CREDIT_500.replace(
+            "<BookgDt><Dt>2024-01-15</Dt>", "<BookgDt><DtTm>2024-02-30T10:00:00</DtTm>"
+        )
+    )
+    with pytest.raises(FormatError, match="impossible booking date '2024-02-30T10:00:00'"):
+        rows_of(tmp_path, text)
+
+
+def test_message_named_with_its_version_reads(tmp_path: Path) -> None:
+    text = statement(CREDIT_500, namespace="001.01").replace("BkToCstmrStmt>", "BkToCstmrStmtV01>")
+    assert rows_of(tmp_path, text)[0]["amount_minor"] == 50000
+
+
+def test_documents_saved_one_after_another_are_all_read(tmp_path: Path) -> None:
+    first = statement(CREDIT_500)
+    second = statement(CREDIT_500.replace("REF1", "REF2"))
+    read = camt053.parse(write(tmp_path, first + second))
+    rows = read.table.to_pylist()
+    assert [(r["record_id"], r["source_line"]) for r in rows] == [("REF1", 18), ("REF2", 45)]
+    assert any("2 XML documents one after another" in note for note in read.notes)
+
+
+def test_last_closing_balance_closes_the_statement(tmp_path: Path) -> None:
+    text = document(
+        stmt(
+            balance("OPBD", "100.00"),
+            balance("CLBD", "120.00"),
+            balance("CLBD", "142.50"),
+            entry("42.50"),
+        )
+    )
+    read = camt053.parse(write(tmp_path, text))
+    assert read.closing_balance is not None and read.closing_balance.amount_minor == 14250
+    assert read.findings == []

@@ -12,7 +12,9 @@ configured here never to resolve entities, load a DTD or touch the network.
 
 camt.052 (account report, <Rpt>) and camt.054 (debit/credit notification, <Ntfctn>) carry
 their entries in the same <Ntry> structure; a file of either kind is read the same way when it
-has entries, with a note saying what kind of message it is.
+has entries, with a note saying what kind of message it is. The message may sit in a business
+message envelope, be named with its version (BkToCstmrStmtV01), and several documents saved
+one after another in one file are all read.
 
 Choices, each a reading of the standard:
 
@@ -22,7 +24,7 @@ Choices, each a reading of the standard:
 * a batch booking (one <Ntry>, several <TxDtls>) is one record per transaction detail when
   every detail carries an amount in the entry's currency (<Amt>, <AmtDtls><TxAmt> or
   <AmtDtls><CntrValAmt>) and the details' signed amounts add up to the entry, as accounting
-  tools (OCA's account_statement_import_camt, GnuCash, Hibiscus) book them. Each record then
+  tools such as OCA's account_statement_import_camt book them. Each record then
   takes its detail's references, remittance information and counterparty. Details without
   amounts, or that do not add up, leave the entry one record, with a note: either way the
   records of an entry sum to the entry, so the balances are checked on what was booked;
@@ -30,15 +32,18 @@ Choices, each a reading of the standard:
   of the reversing booking, so, unlike MT940's RC/RD, it is not flipped;
 * utr, in order: a rail reference found in the narration; the transaction's <TxId> (the
   interbank reference NEFT/RTGS/IMPS call the UTR); its <EndToEndId> (unless NOTPROVIDED);
-  the bank's own reference (<AcctSvcrRef>, the detail's first for a batch detail);
+  the bank's own reference (<AcctSvcrRef>; a batch detail's own before its entry's);
 * record_id is the entry's <AcctSvcrRef> (unique at the bank), else <NtryRef> (often only a
   sequence number within the statement), else left to `finalize`; a batch detail's record_id
   is the entry's with `/1`, `/2`... appended;
 * an entry without <ValDt> or <BookgDt> takes the statement's date (its closing balance date,
-  else its period end, else its creation date), with a note;
+  else its period end, else its creation date), with a note. A <Dt> written with a time of
+  day, or a <DtTm> written unusually, counts for its calendar day, which must be real;
+* an amount without Ccy is in the account's <Ccy>, else in the currency the statement's other
+  amounts name (a statement is of one account); only an entry in no currency at all is refused;
 * opening balance is OPBD, else PRCD (previously closed booked, how .001.02 files often state
   it), else an ITBD (interim booked) that comes first on a page of several booked balances;
-  closing is CLBD, else an ITBD that comes last. Available (OPAV, CLAV, FWAV, ITAV),
+  closing is the last CLBD, else an ITBD that comes last. Available (OPAV, CLAV, FWAV, ITAV),
   information (INFO) and other balances are not ledger balances and stay out of the identity.
   A balance without <CdtDbtInd> is read as a credit, with a note;
 * each statement's balances are checked on their own; a statement whose opening, closing and
@@ -67,11 +72,15 @@ from hisaab.money import Direction, normalize_currency, parse_amount
 NAME = "camt053"
 
 _Element = etree._Element
-_NAMESPACE = re.compile(r"camt\.05([234])\.\d{3}\.\d{2}")
-_XML_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
+_NAMESPACE = re.compile(r"camt\.05[234]\.\d{3}\.\d{2}")
+# A date, which some banks write with a time of day (2024-01-15T00:00:00) even in <Dt>.
+_XML_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T[0-9:.]+)?(?:Z|[+-]\d{2}:\d{2})?$")
 _LEADING_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 _DECLARED_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
 _LATE_DECLARATION = re.compile(rb"^(\s+)(<\?xml[^>]*\?>)")
+_DECLARATION = re.compile(rb"<\?xml[^>]*\?>")
+_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+_VERSIONED_NAME = re.compile(r"V\d+$")  # BkToCstmrStmtV01, as .001.01 names its message
 _NO_REFERENCE = frozenset({"", "NOTPROVIDED", "NONREF"})
 # message element -> (its repeated part, the message it is)
 _MESSAGES = {
@@ -101,16 +110,18 @@ def parse(path: Path, *, source: str = "bank", strict: bool = False) -> Normaliz
     per statement."""
     path = Path(path)
     report = statement_rules.Report(path, strict=strict)
-    root = _load(path, report.notes)
-    kind, parts = _parts(root, path)
-    if kind in _KIND_NOTES:
-        report.note(f"{path.name}: {_KIND_NOTES[kind]}")
     rows: list[dict[str, Any]] = []
     read: list[_Read] = []
-    for part in parts:
-        one = _read_statement(part, path, source, report)
-        rows.extend(one.rows)
-        read.append(one)
+    kinds: set[str] = set()
+    for root in _load(path, report.notes):
+        kind, parts = _parts(root, path)
+        if kind in _KIND_NOTES and kind not in kinds:
+            report.note(f"{path.name}: {_KIND_NOTES[kind]}")
+        kinds.add(kind)
+        for part in parts:
+            one = _read_statement(part, path, source, report)
+            rows.extend(one.rows)
+            read.append(one)
     accounts = {one.account for one in read}
     opening = closing = None
     if len(accounts) == 1:
@@ -126,12 +137,15 @@ def parse(path: Path, *, source: str = "bank", strict: bool = False) -> Normaliz
 # --- reading the XML -------------------------------------------------------------------------
 
 
-def _xml_parser() -> etree.XMLParser:
+def _xml_parser(encoding: str | None = None) -> etree.XMLParser:
     # Bank files are untrusted input: no entity expansion, no DTD, no network.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, encoding=encoding
+    )
 
 
-def _load(path: Path, notes: list[str]) -> _Element:
+def _load(path: Path, notes: list[str]) -> list[_Element]:
+    """The file's XML document, or its documents when several were saved one after another."""
     raw = path.read_bytes()
     if not raw.strip():
         raise FormatError(
@@ -148,7 +162,7 @@ def _load(path: Path, notes: list[str]) -> _Element:
         # (which spans no line) keeps both its declared encoding and every line number.
         raw = late.group(2) + late.group(1) + raw[late.end() :]
     try:
-        return etree.fromstring(raw, _xml_parser())
+        return [etree.fromstring(raw, _xml_parser())]
     except etree.XMLSyntaxError as first_error:
         recoded = _as_utf8(raw)
         if recoded is not None:
@@ -158,13 +172,44 @@ def _load(path: Path, notes: list[str]) -> _Element:
                 pass
             else:
                 notes.append(f"{path.name}: not valid UTF-8, read as Windows-1252")
-                return root
+                return [root]
+        several = _concatenated(raw)
+        if several:
+            notes.append(f"{path.name}: {len(several)} XML documents one after another, all read")
+            return several
         raise FormatError(
             f"not well-formed XML: {first_error.msg}",
             file=path,
             line=first_error.lineno or None,
             expected="a complete CAMT.053 XML document",
         ) from first_error
+
+
+def _concatenated(raw: bytes) -> list[_Element]:
+    """Documents saved one after another in one file (each with its own <?xml ...?>), or []."""
+    starts = [match.start() for match in _DECLARATION.finditer(raw)]
+    if len(starts) < 2 or starts[0] != 0:
+        return []
+    roots: list[_Element] = []
+    for start, end in zip(starts, [*starts[1:], len(raw)], strict=True):
+        chunk = raw[start:end]
+        declaration = _DECLARATION.match(chunk)
+        if declaration is None:
+            return []
+        encoding = _ENCODING.search(declaration.group(0))
+        # The declaration is blanked and the lines before the chunk restored, so each element
+        # keeps the line it has in the file.
+        body = (
+            b"\n" * raw.count(b"\n", 0, start)
+            + b" " * declaration.end()
+            + chunk[declaration.end() :]
+        )
+        parser = _xml_parser(encoding.group(1).decode("ascii") if encoding else "UTF-8")
+        try:
+            roots.append(etree.fromstring(body, parser))
+        except etree.XMLSyntaxError:
+            return []
+    return roots
 
 
 def _as_utf8(raw: bytes) -> bytes | None:
@@ -233,7 +278,7 @@ def _parts(root: _Element, path: Path) -> tuple[str, list[_Element]]:
             line=_line(root),
             expected="<Document><BkToCstmrStmt>...",
         )
-    part_name, kind = _MESSAGES[_local(message)]
+    part_name, kind = _MESSAGES[_message_name(message)]
     parts = _children(message, part_name)
     if not parts:
         raise FormatError(
@@ -252,14 +297,18 @@ def _parts(root: _Element, path: Path) -> tuple[str, list[_Element]]:
     return kind, parts
 
 
+def _message_name(element: _Element) -> str:
+    return _VERSIONED_NAME.sub("", _local(element))
+
+
 def _message(root: _Element) -> _Element | None:
     """The <BkToCstmr...> element: the root, a child of <Document>, or of an envelope's."""
-    if _local(root) in _MESSAGES:
+    if _message_name(root) in _MESSAGES:
         return root
     documents = [root] if _local(root) == "Document" else _children(root, "Document")
     for document in documents:
         for child in document:
-            if _local(child) in _MESSAGES:
+            if _message_name(child) in _MESSAGES:
                 return child
     return None
 
@@ -267,7 +316,13 @@ def _message(root: _Element) -> _Element | None:
 # --- values ----------------------------------------------------------------------------------
 
 
-def _date(text: str, what: str, path: Path, line: int | None) -> date:
+def _date(
+    text: str,
+    what: str,
+    path: Path,
+    line: int | None,
+    expected: str = "a real calendar date written YYYY-MM-DD",
+) -> date:
     match = _XML_DATE.match(text)
     try:
         if match is None:
@@ -275,22 +330,7 @@ def _date(text: str, what: str, path: Path, line: int | None) -> date:
         return date.fromisoformat(match.group(1))
     except ValueError:
         raise FormatError(
-            f"impossible {what} {text!r}",
-            file=path,
-            line=line,
-            expected="a real calendar date written YYYY-MM-DD",
-        ) from None
-
-
-def _datetime(text: str, what: str, path: Path, line: int | None) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise FormatError(
-            f"impossible {what} {text!r}",
-            file=path,
-            line=line,
-            expected="a real date and time written YYYY-MM-DDThh:mm:ss",
+            f"impossible {what} {text!r}", file=path, line=line, expected=expected
         ) from None
 
 
@@ -305,7 +345,14 @@ def _when(holder: _Element | None, what: str, path: Path) -> tuple[date, str] | 
         return found, found.isoformat()
     moment = _text(holder, "DtTm")
     if moment is not None:
-        stamp = _datetime(moment, what, path, line)
+        try:
+            stamp = datetime.fromisoformat(moment)
+        except ValueError:
+            # A time written unusually (11:17:11:735): the day still counts, and must be real.
+            day_only = _date(
+                moment, what, path, line, "a real date and time written YYYY-MM-DDThh:mm:ss"
+            )
+            return day_only, day_only.isoformat()
         return stamp.date(), stamp.isoformat()
     return None
 
@@ -423,10 +470,24 @@ def _balance_code(bal: _Element) -> str | None:
     return code.upper() if code else None
 
 
+def _statement_currency(part: _Element) -> str | None:
+    """The account's currency: its <Ccy>, else the first one an entry or balance amount names
+    (a statement is of one account, whose entries and balances are all in its currency)."""
+    stated = _text(part, "Acct", "Ccy")
+    if stated:
+        return stated
+    for holder in (*_children(part, "Ntry"), *_children(part, "Bal")):
+        amount = _child(holder, "Amt")
+        if amount is not None and amount.get("Ccy"):
+            return amount.get("Ccy")
+    return None
+
+
 def _balances(part: _Element, path: Path, notes: list[str]) -> list[_Bal]:
     """The ledger balances (OPBD, PRCD, ITBD, CLBD) a statement states, in document order."""
     found: list[_Bal] = []
     unsigned = 0
+    currency_text = _statement_currency(part)
     for bal in _children(part, "Bal"):
         code = _balance_code(bal)
         if code not in _LEDGER_CODES:
@@ -435,9 +496,12 @@ def _balances(part: _Element, path: Path, notes: list[str]) -> list[_Bal]:
         if amount is None or not (amount.text or "").strip():
             notes.append(f"{path.name} line {_line(bal)}: blank {code} balance ignored")
             continue
+        if not (amount.get("Ccy") or currency_text):
+            notes.append(f"{path.name} line {_line(bal)}: {code} balance in no currency ignored")
+            continue
         minor, currency = _unsigned_amount(
             amount,
-            _text(part, "Acct", "Ccy"),
+            currency_text,
             path,
             what=f"{code} balance",
             currency_expected='a currency on the amount, such as <Amt Ccy="INR">',
@@ -466,7 +530,7 @@ def _opening_and_closing(balances: list[_Bal]) -> tuple[_Bal | None, _Bal | None
     opening = first("OPBD") or first("PRCD")
     if opening is None and len(balances) > 1 and balances[0].code == "ITBD":
         opening = balances[0]  # an interim balance that opens a page
-    closing = first("CLBD")
+    closing = next((bal for bal in reversed(balances) if bal.code == "CLBD"), None)
     last = balances[-1] if balances else None
     if closing is None and last is not None and last.code == "ITBD" and last is not opening:
         closing = last  # an interim balance that closes a page
@@ -566,7 +630,7 @@ def _read_statement(
     notes = report.notes
     balances = _balances(part, path, notes)
     opening, closing = _opening_and_closing(balances)
-    account_currency = _text(part, "Acct", "Ccy")
+    account_currency = _statement_currency(part)
     rows: list[dict[str, Any]] = []
     left_out: dict[str, int] = {}
     undated: list[int | None] = []
@@ -674,7 +738,7 @@ def _read_statement(
         rows,
         opening.balance if opening else None,
         closing.balance if closing else None,
-        (_account(part), account_currency),
+        (_account(part), _text(part, "Acct", "Ccy")),
     )
 
 
