@@ -690,3 +690,22 @@ def test_last_closing_balance_closes_the_statement(tmp_path: Path) -> None:
     read = camt053.parse(write(tmp_path, text))
     assert read.closing_balance is not None and read.closing_balance.amount_minor == 14250
     assert read.findings == []
+
+
+def test_balance_printed_from_a_float_is_left_out_and_the_statement_unchecked(
+    tmp_path: Path,
+) -> None:
+    text = document(
+        stmt(balance("OPBD", "100.0000000000005"), balance("CLBD", "142.50"), entry("42.50"))
+    )
+    read = camt053.parse(write(tmp_path, text))
+    assert (read.row_count, read.opening_balance, read.findings) == (1, None, [])
+    assert any("OPBD balance ignored" in note for note in read.notes)
+
+
+def test_strict_refuses_a_balance_printed_from_a_float(tmp_path: Path) -> None:
+    text = document(
+        stmt(balance("OPBD", "100.0000000000005"), balance("CLBD", "142.50"), entry("42.50"))
+    )
+    with pytest.raises(FormatError, match=r"100\.0000000000005"):
+        camt053.parse(write(tmp_path, text), strict=True)

@@ -483,44 +483,56 @@ def _statement_currency(part: _Element) -> str | None:
     return None
 
 
-def _balances(part: _Element, path: Path, notes: list[str]) -> list[_Bal]:
-    """The ledger balances (OPBD, PRCD, ITBD, CLBD) a statement states, in document order."""
+def _balances(part: _Element, path: Path, report: statement_rules.Report) -> list[_Bal]:
+    """The ledger balances (OPBD, PRCD, ITBD, CLBD) a statement states, in document order.
+
+    A balance that cannot be stated exactly (blank, in no currency, 100.0000000000005 EUR as
+    float-printing exports write it, an impossible date) is left out with a note, and the
+    statement goes unchecked rather than refused: its entries are what the file is read for.
+    Strict parsing refuses it.
+    """
     found: list[_Bal] = []
     unsigned = 0
-    currency_text = _statement_currency(part)
+    currency = _statement_currency(part)
     for bal in _children(part, "Bal"):
         code = _balance_code(bal)
         if code not in _LEDGER_CODES:
             continue  # available, forward, information... balances: not the ledger's
         amount = _child(bal, "Amt")
         if amount is None or not (amount.text or "").strip():
-            notes.append(f"{path.name} line {_line(bal)}: blank {code} balance ignored")
+            report.note(f"{path.name} line {_line(bal)}: blank {code} balance ignored")
             continue
-        if not (amount.get("Ccy") or currency_text):
-            notes.append(f"{path.name} line {_line(bal)}: {code} balance in no currency ignored")
+        try:
+            found.append(_balance(bal, code, amount, currency, path))
+        except FormatError as error:
+            if report.strict:
+                raise
+            report.note(f"{path.name} line {error.line}: {code} balance ignored: {error.message}")
             continue
-        minor, currency = _unsigned_amount(
-            amount,
-            currency_text,
-            path,
-            what=f"{code} balance",
-            currency_expected='a currency on the amount, such as <Amt Ccy="INR">',
-            sign_expected="an unsigned amount, its sign given by <CdtDbtInd>",
-        )
-        direction = _indicator(bal)
-        if direction is None:
-            if _child(bal, "CdtDbtInd") is not None:
-                _direction(bal, path)  # an indicator that is neither: refused with its line
+        if _child(bal, "CdtDbtInd") is None:
             unsigned += 1
-        signed = -minor if direction == "DR" else minor
-        when = _when(_child(bal, "Dt"), f"{code} balance date", path)
-        found.append(_Bal(code, Balance(signed, currency, when[0] if when else None), bal))
     if unsigned:
-        notes.append(
+        report.note(
             f"{path.name}: {_describe(part)}: {unsigned} balance"
             f"{'' if unsigned == 1 else 's'} without <CdtDbtInd> read as credit"
         )
     return found
+
+
+def _balance(bal: _Element, code: str, amount: _Element, currency: str | None, path: Path) -> _Bal:
+    minor, stated = _unsigned_amount(
+        amount,
+        currency,
+        path,
+        what=f"{code} balance",
+        currency_expected='a currency on the amount, such as <Amt Ccy="INR">',
+        sign_expected="an unsigned amount, its sign given by <CdtDbtInd>",
+    )
+    # No <CdtDbtInd> at all reads as a credit; one that is neither CRDT nor DBIT is refused.
+    direction = _direction(bal, path) if _child(bal, "CdtDbtInd") is not None else "CR"
+    when = _when(_child(bal, "Dt"), f"{code} balance date", path)
+    signed = -minor if direction == "DR" else minor
+    return _Bal(code, Balance(signed, stated, when[0] if when else None), bal)
 
 
 def _opening_and_closing(balances: list[_Bal]) -> tuple[_Bal | None, _Bal | None]:
@@ -628,7 +640,7 @@ def _read_statement(
     part: _Element, path: Path, source: str, report: statement_rules.Report
 ) -> _Read:
     notes = report.notes
-    balances = _balances(part, path, notes)
+    balances = _balances(part, path, report)
     opening, closing = _opening_and_closing(balances)
     account_currency = _statement_currency(part)
     rows: list[dict[str, Any]] = []
