@@ -409,3 +409,21 @@ def test_amounts_imply_the_currencys_own_decimals(tmp_path: Path) -> None:
     assert (wire["amount_minor"], wire["currency"]) == (500, "JPY")
     assert (check["amount_minor"], check["currency"]) == (12500, "JPY")
     assert read.findings == []
+
+
+def test_report_sent_as_one_stream_of_80_character_records(tmp_path: Path) -> None:
+    header = "01,BANK,ACME,240201,0200,F1,80,,2/"
+    stream = "".join(line.ljust(80) for line in [header, *REPORT[1:]])
+    path = tmp_path / "stream.bai"
+    path.write_bytes(stream.encode("ascii"))
+    read = bai2.parse(path)
+    assert read.table.column("amount_minor").to_pylist() == [50000, 12500]
+    assert read.findings == []
+    assert any("cut every 80 characters" in note for note in read.notes)
+
+
+def test_end_of_file_mark_and_text_after_the_file_trailer_are_ignored(tmp_path: Path) -> None:
+    read = bai2.parse(write(tmp_path, [*REPORT, "END OF REPORT", "\x1a"]))
+    assert read.row_count == 2
+    assert read.findings == []
+    assert any("after the 99 file trailer was ignored" in note for note in read.notes)

@@ -172,16 +172,21 @@ def _not_a_record(piece: str, path: Path, line: int) -> FormatError:
 def _scan(text: str, path: Path, notes: list[str]) -> list[_Record]:
     """Logical records with their first physical line; wraps and 88s joined to their record."""
     records: list[_Record] = []
-    wrapped = colon = False
+    wrapped = colon = trailing = False
+    record_length = _physical_record_length(text)
     for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
-        line = raw.strip()
+        # Blanks pad fixed-length records; DOS files may end with Ctrl-Z.
+        line = raw.strip().strip("\x00\x1a").strip()
         if not line:
             continue
-        for piece in _JOINED.split(line):
+        for piece in _pieces(line, record_length, path, notes):
             start = _RECORD_START.match(piece)
             code = start.group(1) if start else None
             previous_open = bool(records) and not records[-1].parts[-1].rstrip().endswith("/")
             if start is None or code not in _RECORD_CODES:
+                if records and records[-1].code == "99" and not previous_open:
+                    trailing = True  # after the file trailer: not part of the report
+                    continue
                 if not previous_open:
                     raise _not_a_record(piece, path, number)
                 # A record wrapped onto the next physical line (some banks wrap at 80 columns).
@@ -201,6 +206,8 @@ def _scan(text: str, path: Path, notes: list[str]) -> list[_Record]:
                 records[-1].parts.append(body)
             else:
                 records.append(_Record(str(code), number, [body]))
+    if trailing:
+        notes.append(f"{path.name}: text after the 99 file trailer was ignored")
     if not records:
         raise FormatError("no BAI2 records found", file=path, expected="01,sender,receiver,...")
     if records[0].code != "01":
@@ -215,6 +222,33 @@ def _scan(text: str, path: Path, notes: list[str]) -> list[_Record]:
     if colon:
         notes.append(f"{path.name}: a record code followed by ':' was read as one followed by ','")
     return records
+
+
+def _physical_record_length(text: str) -> int | None:
+    """The physical record length the 01 file header states (its sixth field), if any."""
+    header = re.match(r"\s*01\s*,([^/\r\n]*)", text.lstrip("\ufeff"))
+    if header is None:
+        return None
+    fields = header.group(1).split(",")
+    length = fields[5].strip() if len(fields) > 5 else ""
+    return int(length) if length.isdigit() and int(length) >= 20 else None
+
+
+def _pieces(line: str, record_length: int | None, path: Path, notes: list[str]) -> list[str]:
+    """The records on one physical line: a file sent as one stream of fixed-length records
+    (no line breaks) is cut at the length its 01 header states; records joined with "/ " are
+    split apart."""
+    if record_length is not None and len(line) > record_length:
+        chunks = [line[i : i + record_length].strip() for i in range(0, len(line), record_length)]
+        if all(not chunk or _RECORD_START.match(chunk) for chunk in chunks):
+            note = (
+                f"{path.name}: records without line breaks were cut every"
+                f" {record_length} characters"
+            )
+            if note not in notes:
+                notes.append(note)
+            return [piece for chunk in chunks if chunk for piece in _JOINED.split(chunk)]
+    return _JOINED.split(line)
 
 
 def _date(text: str, what: str, record: _Record, path: Path) -> date:
