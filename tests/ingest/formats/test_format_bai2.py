@@ -427,3 +427,14 @@ def test_end_of_file_mark_and_text_after_the_file_trailer_are_ignored(tmp_path: 
     assert read.row_count == 2
     assert read.findings == []
     assert any("after the 99 file trailer was ignored" in note for note in read.notes)
+
+
+def test_as_of_date_written_with_a_four_digit_year(tmp_path: Path) -> None:
+    read = bai2.parse(write(tmp_path, replaced(REPORT, 1, "02,ACME,BANK,1,20240131,,USD,2/")))
+    assert {str(day) for day in read.table.column("value_date").to_pylist()} == {"2024-01-31"}
+
+
+def test_impossible_creation_date_is_only_noted(tmp_path: Path) -> None:
+    read = bai2.parse(write(tmp_path, replaced(REPORT, 0, "01,BANK,ACME,240230,0200,F1,,,2/")))
+    assert read.row_count == 2
+    assert any("impossible creation date '240230'" in note for note in read.notes)

@@ -253,8 +253,10 @@ def _pieces(line: str, record_length: int | None, path: Path, notes: list[str]) 
 
 def _date(text: str, what: str, record: _Record, path: Path) -> date:
     try:
-        if len(text) != 6 or not text.isdigit():
+        if not text.isdigit() or len(text) not in (6, 8):
             raise ValueError(text)
+        if len(text) == 8:  # YYYYMMDD, which some banks write instead of YYMMDD
+            return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
         return date(2000 + int(text[:2]), int(text[2:4]), int(text[4:6]))
     except ValueError:
         raise FormatError(
@@ -398,7 +400,11 @@ class _Reader:
         if self.file is not None:
             self.finish(record)
         fields = record.fields()
-        _date(_field(fields, 2), "creation date", record, self.path)
+        try:
+            _date(_field(fields, 2), "creation date", record, self.path)
+        except FormatError as exc:
+            # The creation date is not used: a wrong one is worth a note, not a refusal.
+            self.report.note(f"line {record.line}: {exc.message}")
         self.file = _File(record.line, len(record.parts))
 
     def _group_header(self, record: _Record) -> None:

@@ -278,6 +278,8 @@ def _read_sgml(
 
 
 def _unescape(text: str) -> str:
+    if "&" not in text:
+        return text
     converted: object = _OFX_TEXT.convert(text)
     return converted if isinstance(converted, str) else text
 
