@@ -438,3 +438,10 @@ def test_impossible_creation_date_is_only_noted(tmp_path: Path) -> None:
     read = bai2.parse(write(tmp_path, replaced(REPORT, 0, "01,BANK,ACME,240230,0200,F1,,,2/")))
     assert read.row_count == 2
     assert any("impossible creation date '240230'" in note for note in read.notes)
+
+
+def test_empty_field_typed_before_the_type_code_is_skipped(tmp_path: Path) -> None:
+    read = bai2.parse(write(tmp_path, replaced(REPORT, 4, "16,,195,50000,0,WIRE1,,WIRE/")))
+    row = read.table.to_pylist()[0]
+    assert (row["amount_minor"], row["direction"], row["record_id"]) == (50000, "CR", "WIRE1")
+    assert any("empty field before the type code" in note for note in read.notes)

@@ -63,6 +63,7 @@ _RECORD_START = re.compile(r"(\d\d)\s*([,:])")
 # "...PPD/ 16,142,2500,..." : a record ends with "/" and the next starts on the same line.
 _JOINED = re.compile(r"(?<=/)\s+(?=(?:01|02|03|16|49|88|98|99)\s*,)")
 _SIGNED_INTEGER = re.compile(r"[+-]?\d+")
+_STRAY_COMMA = re.compile(r"\s*,\s*\d{3}\s*,\s*[+-]?\d")
 _TYPE_CODES: dict[str, Any] = dict(TypeCodes)
 _OPENING_LEDGER = "010"
 _CLOSING_LEDGER = "015"
@@ -464,6 +465,10 @@ class _Reader:
         if account is None or group is None:
             self._outside(record, "an account (03)")
         account.records += len(record.parts)
+        if _STRAY_COMMA.match(record.parts[0]):
+            # "16,,115,450000,..." : an empty field before the type code, typed by hand.
+            record.parts[0] = record.parts[0].lstrip()[1:]
+            self.report.note(f"line {record.line}: an empty field before the type code skipped")
         detail = _detail(record)
         fields = detail.fields
         type_code = _field(fields, 0)
