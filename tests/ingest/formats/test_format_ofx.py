@@ -333,3 +333,15 @@ def test_file_cut_right_after_a_transaction_start_is_refused(tmp_path: Path) -> 
     path = write(tmp_path, text[: text.index("<STMTTRN>") + len("<STMTTRN>")])
     with pytest.raises(FormatError, match=r"inside the <STMTTRN> of line 23"):
         ofx.parse(path)
+
+
+def test_blank_before_the_time_zone_is_ignored(tmp_path: Path) -> None:
+    [row] = rows_of(tmp_path, sgml_statement(trn("-1.00", posted="20240115120000.000 [-5:EST]")))
+    assert row["booked_at"] == "2024-01-15T17:00:00+00:00"
+
+
+def test_lowercase_tags_are_read(tmp_path: Path) -> None:
+    text = sgml_statement(trn("-7.25", extra="<NAME>TEA STALL\n"))
+    body = text.index("<OFX>")
+    [row] = rows_of(tmp_path, text[:body] + text[body:].lower())
+    assert (row["amount_minor"], row["narration"]) == (725, "tea stall")

@@ -372,7 +372,7 @@ def _date(text: str, what: str, path: Path, line: int | None) -> tuple[date, str
     if len(text) == 8:
         return day, day.isoformat()
     try:
-        moment: object = _OFX_DATETIME.convert(text)
+        moment: object = _OFX_DATETIME.convert(re.sub(r"\s+", "", text))
     except (ValueError, TypeError):
         return day, None
     return day, moment.isoformat() if isinstance(moment, date) else None
