@@ -1,387 +1,754 @@
 """BAI2 cash-management balance reports: reads 16 transaction details into canonical records.
 
-The record structure (01 file, 02 group, 03 account, 16 detail, 88 continuation, 49/98/99
-trailers), the joining of 88 continuations, the funds-availability fields and the control
-totals (49 account total = summary amounts + detail amounts; record counts; 98 and 99 totals)
-are read and checked by the `bai2` library. Around it this module:
+Which reader does what, and why:
 
-* scans the lines first, so every record and every error knows its physical line;
-  unknown record codes, impossible dates (240230) and a file that stops before its 99
-  trailer are refused with their line;
-* accepts bank-specific type codes 920-959 (credits) and 960-999 (debits), and 900-919
-  (status), which the library would reject as "not supported yet";
-* applies the specification's default when a group and account both leave the currency
-  blank (the originator's currency: USD for the US banks that use BAI2), and says so in the
-  file's notes, since a currency taken by default deserves a second look;
-* checks each account's balances: 010 opening ledger + credits - debits = 015 closing ledger.
+* The `bai2` library's type-code table (`bai2.constants.TypeCodes`) says whether a code is a
+  credit, a debit, a non-monetary detail or a balance; its funds types name the availability
+  fields that follow an amount. Both are used as they are.
+* Its record and file parsers are not: they stop at the first trailer whose total or count
+  disagrees (an `IntegrityException` naming no line), refuse a file that ends before its
+  trailers, a blank amount, a type code missing from the table, and records that banks do
+  send: a record wrapped onto the next physical line without an 88, several records on one
+  line ("...PPD/ 16,142,..."), "88:" for "88,". So records, continuations and the
+  01/02/03/49/98/99 structure are read here, leniently:
 
-Amounts are integers in the currency's minor units (BAI2 implies the decimals), so they are
-used as they are. A 16 record has no date of its own: its value date is the funds' value date
-when the funds type is V, else the group's as-of date, which is also its booking date.
-utr: a rail reference found in the text, else the bank reference, else the customer
-reference; record_id: the bank reference.
+  - every physical line is stripped (fixed-length exports pad to 80 columns); records joined
+    on one line are split where a "/" is followed by blanks and a record code; a line that
+    starts with no record code continues the record before it (a wrap, not a record);
+  - an 88 continues the record before it, whatever that record is (03 summaries, 16 text,
+    trailers); a 16's text continues across 88s with a space, its fields with a comma;
+  - a blank detail amount is read as 0 (with a note); a blank summary amount is "not stated";
+  - 49, 98 and 99 trailers are compared with what their records add up to (49: summary plus
+    detail amounts and records; 98 and 99: the accounts' and groups' totals computed from
+    their records, the number of accounts or groups, and the records). One that disagrees,
+    and a trailer that is missing (a file that stops early), is a CONTROL_TOTAL_MISMATCH
+    finding naming the trailer with the stated and computed figures; `strict` refuses it;
+  - each account's balances are checked: 010 opening ledger + credits - debits = 015 closing
+    ledger (a BALANCE_MISMATCH finding when they are not).
+
+What cannot be read is refused with its line: a file that does not start with 01, an unknown
+record code, an impossible date, a type code that is neither a credit nor a debit, a detail
+amount that is not a number.
+
+Amounts are integers in the currency's minor units (BAI2 implies the currency's decimals: 2
+for USD, 0 for JPY, 3 for KWD), so they are used as they are. The currency is the 03
+account's, else the 02 group's, else the specification's default (USD, with a note). A 16
+record has no date of its own: its value date is the funds' value date when the funds type
+is V, else the group's as-of date, which is also its booking date. utr: a rail reference
+found in the text, else the bank reference, else the customer reference; record_id: the
+bank reference.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from bai2.constants import RecordCode, TypeCode, TypeCodeLevel, TypeCodes, TypeCodeTransaction
-from bai2.helpers import IteratorHelper
-from bai2.parsers import (
-    AccountIdentifierParser,
-    AccountParser,
-    Bai2FileParser,
-    GroupParser,
-    TransactionDetailParser,
-)
+from bai2.constants import TypeCodes, TypeCodeTransaction
 
-from hisaab.errors import CurrencyError, FormatError
+from hisaab.errors import AmountError, CurrencyError, FormatError
 from hisaab.ingest.formats import StandardFormat, register, statement
 from hisaab.ingest.narration import extract_utr
-from hisaab.ingest.records import (
-    Balance,
-    NormalizedFile,
-)
-from hisaab.money import Direction, normalize_currency
+from hisaab.ingest.records import CONTROL_TOTAL_MISMATCH, Balance, NormalizedFile
+from hisaab.money import Direction, Money, normalize_currency, parse_amount
 
 NAME = "bai2"
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _RECORD_CODES = frozenset({"01", "02", "03", "16", "49", "88", "98", "99"})
-_LIBRARY_RECORD_NAME = re.compile(r"RecordCode\.(\w+)")
+_RECORD_START = re.compile(r"(\d\d)\s*([,:])")
+# "...PPD/ 16,142,2500,..." : a record ends with "/" and the next starts on the same line.
+_JOINED = re.compile(r"(?<=/)\s+(?=(?:01|02|03|16|49|88|98|99)\s*,)")
+_SIGNED_INTEGER = re.compile(r"[+-]?\d+")
+_STRAY_COMMA = re.compile(r"\s*,\s*\d{3}\s*,\s*[+-]?\d")
+_TYPE_CODES: dict[str, Any] = dict(TypeCodes)
 _OPENING_LEDGER = "010"
 _CLOSING_LEDGER = "015"
+# Fields that follow the funds type: V value date and time, S three amounts, D a count and
+# that many day/amount pairs (counted when it is read).
+_FUNDS_FIELDS = {"V": 2, "S": 3}
+
+# BAI2 (2005) 02 and 03 records: a blank currency code means the originator's currency.
+DEFAULT_CURRENCY = "USD"
 
 
-def _type_code(value: str) -> Any:
-    """The library's type code, or one built for a bank-specific code (900-999)."""
-    known = TypeCodes.get(value)
-    if known is not None:
-        return known
-    number = int(value) if value.isdigit() else -1
-    if 920 <= number <= 959:
-        return TypeCode(value, TypeCodeTransaction.credit, TypeCodeLevel.detail, "Custom credit")
-    if 960 <= number <= 999:
-        return TypeCode(value, TypeCodeTransaction.debit, TypeCodeLevel.detail, "Custom debit")
-    if 900 <= number <= 919:
-        return TypeCode(value, None, TypeCodeLevel.status, "Custom status")
-    raise ValueError(f"unknown BAI2 type code {value!r}")
+@dataclass
+class _Record:
+    """One logical record: its code, first physical line, and the bodies of its physical
+    records (the record itself, then each 88 that continues it)."""
 
+    code: str
+    line: int
+    parts: list[str]
 
-# The library looks type codes up through these class-level field lists; the subclasses only
-# swap in the lookup above, so custom codes read instead of failing.
-class _DetailParser(TransactionDetailParser):  # type: ignore[misc]
-    head_fields_config = (
-        ("type_code", _type_code),
-        *TransactionDetailParser.head_fields_config[1:],
-    )
-
-
-class _AccountIdentifierParser(AccountIdentifierParser):  # type: ignore[misc]
-    summary_fields_config = (
-        ("type_code", _type_code),
-        *AccountIdentifierParser.summary_fields_config[1:],
-    )
-
-
-class _AccountParser(AccountParser):  # type: ignore[misc]
-    header_parser_class = _AccountIdentifierParser
-    child_parser_class = _DetailParser
-
-
-class _GroupParser(GroupParser):  # type: ignore[misc]
-    child_parser_class = _AccountParser
-
-
-class _FileParser(Bai2FileParser):  # type: ignore[misc]
-    child_parser_class = _GroupParser
-
-
-class _CountingIterator(IteratorHelper):  # type: ignore[misc]
-    """The library's record iterator, counting records so an error can name its line."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.index = -1
-        super().__init__(lines)
-
-    def advance(self) -> None:
-        super().advance()
-        self.index += 1
-
-
-@dataclass(frozen=True)
-class _Line:
-    number: int
-    text: str
-
-    @property
-    def code(self) -> str:
-        return self.text[:2]
-
-    @property
     def fields(self) -> list[str]:
-        return self.text.rstrip("/").split(",")
+        """Comma fields of every physical record, each ending where its record ends."""
+        out: list[str] = []
+        for part in self.parts:
+            body = part.strip()
+            body = body.removesuffix("/")
+            out.extend(item.strip() for item in body.split(","))
+        return out
+
+
+@dataclass
+class _Account:
+    number: str
+    currency: str
+    line: int
+    summaries: list[tuple[str, int | None]]
+    records: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    detail_total: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(amount or 0 for _, amount in self.summaries) + self.detail_total
+
+    def summary(self, code: str) -> int | None:
+        for type_code, amount in self.summaries:
+            if type_code == code:
+                return amount
+        return None
+
+
+@dataclass
+class _Group:
+    line: int
+    as_of: date
+    currency: str | None
+    records: int
+    accounts: list[_Account] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(account.total for account in self.accounts)
+
+
+@dataclass
+class _File:
+    line: int
+    records: int
+    groups: list[_Group] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(group.total for group in self.groups)
 
 
 def sniff(head: bytes) -> bool:
     """A BAI2 file starts with a 01 file header and has 02 group and 03 account records."""
     text = head.lstrip(b"\xef\xbb\xbf").lstrip().decode("latin-1")
-    return text.startswith("01,") and bool(re.search(r"(?m)^02,", text))
+    return bool(re.match(r"01\s*,", text)) and bool(re.search(r"(?m)(^|/\s*)02\s*,", text))
 
 
 def parse(path: Path, *, source: str = "bank", strict: bool = False) -> NormalizedFile:
-    """Read a BAI2 file: one record per 16 detail, balances checked per account."""
+    """Read a BAI2 file: one record per 16 detail, balances and trailers checked."""
     path = Path(path)
     report = statement.Report(path, strict=strict)
-    notes = report.notes
-    lines = _scan(_decode(path.read_bytes(), path, notes), path)
-    parsed = _run_library(lines, path)
-    detail_lines = iter([line for line in lines if line.code == "16"])
-    group_lines = iter([line for line in lines if line.code == "02"])
-    account_lines = iter([line for line in lines if line.code == "03"])
-    rows: list[dict[str, Any]] = []
-    opening: Balance | None = None
-    closing: Balance | None = None
-    first = True
-    for group in parsed.children:
-        group_line = next(group_lines)
-        as_of: date = group.header.as_of_date
-        group_currency = _stated_currency(group_line.fields, 6)
-        for account in group.children:
-            account_line = next(account_lines)
-            currency = _account_currency(account_line, group_currency, path, notes)
-            account_rows = [
-                _row(detail, next(detail_lines), currency, as_of, path, source)
-                for detail in account.children
-            ]
-            rows.extend(account_rows)
-            account_opening, account_closing = _check_account(
-                account, account_rows, currency, as_of, account_line, report
-            )
-            if first:
-                opening, first = account_opening, False
-            closing = account_closing
-    return report.result(rows, NAME, opening=opening, closing=closing)
+    records = _scan(_decode(path.read_bytes(), path, report.notes), path, report.notes)
+    reader = _Reader(path, source, report)
+    for record in records:
+        reader.read(record)
+    reader.finish(records[-1])
+    return report.result(reader.rows, NAME, opening=reader.opening, closing=reader.closing)
 
 
 def _decode(raw: bytes, path: Path, notes: list[str]) -> str:
     return statement.decode(raw, path, notes, expected="a BAI2 file starting with a 01 record")
 
 
-def _scan(text: str, path: Path) -> list[_Line]:
-    """Non-blank lines with their physical numbers, each checked to start with a record code."""
-    lines: list[_Line] = []
+def _not_a_record(piece: str, path: Path, line: int) -> FormatError:
+    return FormatError(
+        f"{piece[:20]!r} is not a BAI2 record",
+        file=path,
+        line=line,
+        expected="a record code (01, 02, 03, 16, 88, 49, 98 or 99) and a comma",
+    )
+
+
+def _scan(text: str, path: Path, notes: list[str]) -> list[_Record]:
+    """Logical records with their first physical line; wraps and 88s joined to their record."""
+    records: list[_Record] = []
+    wrapped = colon = trailing = False
+    record_length = _physical_record_length(text)
     for number, raw in enumerate(_LINE_BREAK.split(text), start=1):
-        # Fixed-length exports pad each record with spaces to 80 characters.
-        line = raw.strip()
+        # Blanks pad fixed-length records; DOS files may end with Ctrl-Z.
+        line = raw.strip().strip("\x00\x1a").strip()
         if not line:
             continue
-        if line[:2] not in _RECORD_CODES or line[2:3] != ",":
-            raise FormatError(
-                f"{line[:20]!r} is not a BAI2 record",
-                file=path,
-                line=number,
-                expected="a record code (01, 02, 03, 16, 88, 49, 98 or 99) and a comma",
-            )
-        lines.append(_Line(number, line))
-    if lines[-1].code != "99":
-        raise FormatError(
-            "the file stops before its 99 file trailer: it looks truncated",
-            file=path,
-            line=lines[-1].number,
-            expected="a last record 99,file total,number of groups,number of records/",
-        )
-    if lines[0].code != "01":
+        for piece in _pieces(line, record_length, path, notes):
+            start = _RECORD_START.match(piece)
+            code = start.group(1) if start else None
+            previous_open = bool(records) and not records[-1].parts[-1].rstrip().endswith("/")
+            if start is None or code not in _RECORD_CODES:
+                if records and records[-1].code == "99" and not previous_open:
+                    trailing = True  # after the file trailer: not part of the report
+                    continue
+                if not previous_open:
+                    raise _not_a_record(piece, path, number)
+                # A record wrapped onto the next physical line (some banks wrap at 80 columns).
+                records[-1].parts[-1] += piece
+                wrapped = True
+                continue
+            colon = colon or start.group(2) == ":"
+            body = piece[start.end() :]
+            if code == "88":
+                if not records:
+                    raise FormatError(
+                        "a continuation (88) record with no record before it",
+                        file=path,
+                        line=number,
+                        expected="an 88 record after the record it continues",
+                    )
+                records[-1].parts.append(body)
+            else:
+                records.append(_Record(str(code), number, [body]))
+    if trailing:
+        notes.append(f"{path.name}: text after the 99 file trailer was ignored")
+    if not records:
+        raise FormatError("no BAI2 records found", file=path, expected="01,sender,receiver,...")
+    if records[0].code != "01":
         raise FormatError(
             "the file does not start with a 01 file header",
             file=path,
-            line=lines[0].number,
+            line=records[0].line,
             expected="01,sender,receiver,YYMMDD,HHMM,file id,...",
         )
-    for line in lines:
-        if line.code == "02":
-            fields = line.fields
-            _check_date(fields[4] if len(fields) > 4 else "", "as-of date", line, path)
-        elif line.code == "01":
-            fields = line.fields
-            _check_date(fields[3] if len(fields) > 3 else "", "creation date", line, path)
-    return lines
+    if wrapped:
+        notes.append(f"{path.name}: records wrapped onto the next line without an 88 were joined")
+    if colon:
+        notes.append(f"{path.name}: a record code followed by ':' was read as one followed by ','")
+    return records
 
 
-def _check_date(text: str, what: str, line: _Line, path: Path) -> None:
+def _physical_record_length(text: str) -> int | None:
+    """The physical record length the 01 file header states (its sixth field), if any."""
+    header = re.match(r"\s*01\s*,([^/\r\n]*)", text.lstrip("\ufeff"))
+    if header is None:
+        return None
+    fields = header.group(1).split(",")
+    length = fields[5].strip() if len(fields) > 5 else ""
+    return int(length) if length.isdigit() and int(length) >= 20 else None
+
+
+def _pieces(line: str, record_length: int | None, path: Path, notes: list[str]) -> list[str]:
+    """The records on one physical line: a file sent as one stream of fixed-length records
+    (no line breaks) is cut at the length its 01 header states; records joined with "/ " are
+    split apart."""
+    if record_length is not None and len(line) > record_length:
+        chunks = [line[i : i + record_length].strip() for i in range(0, len(line), record_length)]
+        if all(not chunk or _RECORD_START.match(chunk) for chunk in chunks):
+            note = (
+                f"{path.name}: records without line breaks were cut every"
+                f" {record_length} characters"
+            )
+            if note not in notes:
+                notes.append(note)
+            return [piece for chunk in chunks if chunk for piece in _JOINED.split(chunk)]
+    return _JOINED.split(line)
+
+
+def _date(text: str, what: str, record: _Record, path: Path) -> date:
     try:
-        if len(text) != 6 or not text.isdigit():
+        if not text.isdigit() or len(text) not in (6, 8):
             raise ValueError(text)
-        date(2000 + int(text[:2]), int(text[2:4]), int(text[4:6]))
+        if len(text) == 8:  # YYYYMMDD, which some banks write instead of YYMMDD
+            return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        return date(2000 + int(text[:2]), int(text[2:4]), int(text[4:6]))
     except ValueError:
         raise FormatError(
             f"impossible {what} {text!r}",
             file=path,
-            line=line.number,
+            line=record.line,
             expected="a real calendar date written YYMMDD",
         ) from None
 
 
-def _run_library(lines: list[_Line], path: Path) -> Any:
-    records = [line for line in lines if line.code != "88"]
-    iterator: _CountingIterator | None = None
-    try:
-        iterator = _CountingIterator([line.text for line in lines])
-        return _FileParser(iterator, check_integrity=True).parse()
-    except Exception as exc:
-        message = str(exc.args[0]) if exc.args else type(exc).__name__
-        # "Expected RecordCode.account_identifier" reads better as "Expected 03 (account ...)".
-        message = _LIBRARY_RECORD_NAME.sub(_record_name, message)
-        at = None
-        if iterator is not None and 0 <= iterator.index < len(records):
-            at = records[iterator.index].number
-        if type(exc).__name__ == "IntegrityException":
-            # Raised after the trailer was read, when the iterator has moved on: the totals
-            # are what is wrong, not the line it stands on.
-            raise FormatError(
-                f"control totals do not agree: {message}",
-                file=path,
-                expected="49, 98 and 99 trailers whose totals and record counts match the file",
-            ) from exc
-        raise FormatError(
-            f"BAI2 record cannot be read: {message}",
-            file=path,
-            line=at,
-            expected="records laid out as in the BAI2 specification",
-        ) from exc
+def _field(fields: list[str], index: int) -> str:
+    return fields[index] if len(fields) > index else ""
 
 
-def _record_name(match: re.Match[str]) -> str:
-    name = match.group(1)
-    try:
-        return f"{RecordCode[name].value} ({name.replace('_', ' ')})"
-    except KeyError:
-        return name
+def _integer(text: str) -> int | None:
+    """A stated integer (sign allowed), or None when the field is blank or not a number."""
+    text = text.replace(" ", "")
+    return int(text) if _SIGNED_INTEGER.fullmatch(text) else None
 
 
-# BAI2 (2005) 02 and 03 records: a blank currency code means the originator's currency.
-DEFAULT_CURRENCY = "USD"
+def _summaries(fields: list[str]) -> list[tuple[str, int | None]]:
+    """The 03 record's (type code, amount) summaries; a blank amount is not stated.
+
+    Each summary is type code, amount, item count, funds type and its availability fields;
+    a blank where a type code belongs (a record closed by ",/") is skipped."""
+    out: list[tuple[str, int | None]] = []
+    index = 0
+    while index < len(fields):
+        type_code = fields[index]
+        if not type_code.isdigit():
+            index += 1
+            continue
+        amount = _integer(_field(fields, index + 1))
+        funds = _field(fields, index + 3).upper()
+        index += 4
+        if funds == "D":
+            count = _integer(_field(fields, index)) or 0
+            index += 1 + 2 * count
+        else:
+            index += _FUNDS_FIELDS.get(funds, 0)
+        out.append((type_code, amount))
+    return out
 
 
-def _stated_currency(fields: list[str], index: int) -> str | None:
-    value = fields[index].strip() if len(fields) > index else ""
-    return value or None
+@dataclass
+class _Detail:
+    fields: list[str]
+    text: str
 
 
-def _account_currency(
-    account_line: _Line, group_currency: str | None, path: Path, notes: list[str]
-) -> str:
-    text = _stated_currency(account_line.fields, 2) or group_currency
-    if text is None:
-        notes.append(
-            f"line {account_line.number}: neither the account (03) nor its group (02) states a"
-            f" currency; the BAI2 default {DEFAULT_CURRENCY} was used"
-        )
-        return DEFAULT_CURRENCY
-    try:
-        return normalize_currency(text)
-    except CurrencyError as exc:
-        raise FormatError(
-            exc.message, file=path, line=account_line.number, expected=exc.expected
-        ) from exc
+def _detail(record: _Record) -> _Detail:
+    """The 16 record's fields up to the customer reference, and its text (the rest)."""
+    fields: list[str] = []
+    text: list[str] = []
+    in_text = False
+    for part in record.parts:
+        body = part.strip()
+        ended = body.endswith("/")
+        body = body.removesuffix("/")
+        if in_text:
+            text.append(body)
+            continue
+        pieces = body.split(",")
+        while pieces:
+            needed = _fields_before_text(fields)
+            if needed is not None and len(fields) >= needed:
+                text.append(",".join(pieces))
+                in_text = True
+                break
+            fields.append(pieces.pop(0).strip())
+        needed = _fields_before_text(fields)
+        if ended and needed is not None and len(fields) >= needed:
+            in_text = True
+    words = " ".join(piece.strip().rstrip(",").strip() for piece in text if piece.strip())
+    return _Detail(fields, words)
 
 
-def _direction(type_code: Any, line: _Line, path: Path) -> Direction:
-    if type_code.transaction == TypeCodeTransaction.credit:
-        return "CR"
-    if type_code.transaction == TypeCodeTransaction.debit:
-        return "DR"
-    raise FormatError(
-        f"type code {type_code.code} ({type_code.description}) is not a credit or a debit",
-        file=path,
-        line=line.number,
-        expected="a detail type code: 100-399 or 920-959 credits, 400-699 or 960-999 debits",
-    )
-
-
-def _reference(value: object) -> str | None:
-    if not isinstance(value, str):
+def _fields_before_text(fields: list[str]) -> int | None:
+    """How many fields come before a 16 record's text, once the funds type says so."""
+    if len(fields) < 3:
         return None
-    text = value.strip()
-    return text or None
+    funds = fields[2].upper()
+    if funds == "D":
+        if len(fields) < 4:
+            return None
+        return 3 + 1 + 2 * (_integer(fields[3]) or 0) + 2
+    return 3 + _FUNDS_FIELDS.get(funds, 0) + 2
 
 
-def _row(
-    detail: Any, line: _Line, currency: str, as_of: date, path: Path, source: str
-) -> dict[str, Any]:
-    amount = detail.amount
-    if amount is None or amount < 0:
+class _Reader:
+    """Walks the records: groups, accounts and details, checking each trailer as it comes."""
+
+    def __init__(self, path: Path, source: str, report: statement.Report) -> None:
+        self.path = path
+        self.source = source
+        self.report = report
+        self.rows: list[dict[str, Any]] = []
+        self.opening: Balance | None = None
+        self.closing: Balance | None = None
+        self.file: _File | None = None
+        self.group: _Group | None = None
+        self.account: _Account | None = None
+        self.first_account = True
+
+    def read(self, record: _Record) -> None:
+        handler = {
+            "01": self._file_header,
+            "02": self._group_header,
+            "03": self._account_header,
+            "16": self._transaction,
+            "49": self._account_trailer,
+            "98": self._group_trailer,
+            "99": self._file_trailer,
+        }[record.code]
+        handler(record)
+
+    def finish(self, last: _Record) -> None:
+        """At the end of the file: trailers that never came are a finding, not a refusal."""
+        missing: list[str] = []
+        if self.account is not None:
+            missing.append(f"the 49 account trailer of account {self.account.number}")
+            self._close_account(None)
+        if self.group is not None:
+            missing.append("its 98 group trailer")
+            self._close_group(None)
+        if self.file is not None:
+            missing.append("its 99 file trailer")
+            self.file = None
+        if missing:
+            self.report.finding(
+                CONTROL_TOTAL_MISMATCH,
+                f"the file stops before {_listed(missing)}: it looks truncated; the records"
+                " before that were read, but their totals cannot be checked",
+                line=last.line,
+                expected="a last record 99,file total,number of groups,number of records/",
+            )
+
+    # -- headers -------------------------------------------------------------------------
+
+    def _file_header(self, record: _Record) -> None:
+        if self.file is not None:
+            self.finish(record)
+        fields = record.fields()
+        try:
+            _date(_field(fields, 2), "creation date", record, self.path)
+        except FormatError as exc:
+            # The creation date is not used: a wrong one is worth a note, not a refusal.
+            self.report.note(f"line {record.line}: {exc.message}")
+        self.file = _File(record.line, len(record.parts))
+
+    def _group_header(self, record: _Record) -> None:
+        if self.file is None:
+            self._outside(record, "a 01 file header")
+        self._missing_account_trailer(record)
+        if self.group is not None:
+            self._missing_trailer(record, "98 group trailer", f"group at line {self.group.line}")
+            self._close_group(None)
+        fields = record.fields()
+        as_of = _date(_field(fields, 3), "as-of date", record, self.path)
+        currency = _field(fields, 5) or None
+        self.group = _Group(record.line, as_of, currency, len(record.parts))
+
+    def _account_header(self, record: _Record) -> None:
+        if self.group is None:
+            self._outside(record, "a 02 group header")
+        self._missing_account_trailer(record)
+        fields = record.fields()
+        number = _field(fields, 0)
+        self.account = _Account(
+            number=number,
+            currency=self._currency(_field(fields, 1), record),
+            line=record.line,
+            summaries=_summaries(fields[2:]),
+            records=len(record.parts),
+        )
+
+    def _currency(self, stated: str, record: _Record) -> str:
+        assert self.group is not None
+        text = stated or self.group.currency
+        if text is None:
+            self.report.note(
+                f"line {record.line}: neither the account (03) nor its group (02) states a"
+                f" currency; the BAI2 default {DEFAULT_CURRENCY} was used"
+            )
+            return DEFAULT_CURRENCY
+        try:
+            return normalize_currency(text)
+        except CurrencyError as exc:
+            raise FormatError(
+                exc.message, file=self.path, line=record.line, expected=exc.expected
+            ) from exc
+
+    def _outside(self, record: _Record, wanted: str) -> NoReturn:
         raise FormatError(
-            f"transaction detail amount {amount!r} is missing or signed",
-            file=path,
-            line=line.number,
+            f"a {record.code} record outside {wanted}",
+            file=self.path,
+            line=record.line,
+            expected=f"{wanted} before each {record.code} record",
+        )
+
+    # -- details -------------------------------------------------------------------------
+
+    def _transaction(self, record: _Record) -> None:
+        account, group = self.account, self.group
+        if account is None or group is None:
+            self._outside(record, "an account (03)")
+        account.records += len(record.parts)
+        if _STRAY_COMMA.match(record.parts[0]):
+            # "16,,115,450000,..." : an empty field before the type code, typed by hand.
+            record.parts[0] = record.parts[0].lstrip()[1:]
+            self.report.note(f"line {record.line}: an empty field before the type code skipped")
+        detail = _detail(record)
+        fields = detail.fields
+        type_code = _field(fields, 0)
+        direction = self._direction(type_code, record)
+        amount = self._amount(_field(fields, 1), account.currency, record)
+        account.detail_total += amount
+        if direction is None:
+            self.report.note(
+                f"line {record.line}: detail {type_code} carries non-monetary information"
+                " and is not an entry"
+            )
+            return
+        value_date = group.as_of
+        funds = _field(fields, 2).upper()
+        if funds == "V" and _field(fields, 3):
+            value_date = _date(_field(fields, 3), "value date", record, self.path)
+        after_funds = _fields_before_text(fields) or 5
+        bank_reference = _field(fields, after_funds - 2) or None
+        customer_reference = _field(fields, after_funds - 1) or None
+        narration = " ".join(detail.text.split()) or None
+        row = {
+            "record_id": bank_reference,
+            "source": self.source,
+            "amount_minor": amount,
+            "currency": account.currency,
+            "direction": direction,
+            "value_date": value_date,
+            "booked_at": group.as_of.isoformat(),
+            "utr": extract_utr(narration) or bank_reference or customer_reference,
+            "narration": narration,
+            "source_file": str(self.path),
+            "source_line": record.line,
+        }
+        account.rows.append(row)
+        self.rows.append(row)
+
+    def _direction(self, type_code: str, record: _Record) -> Direction | None:
+        """CR or DR; None for a non-monetary detail (890); a refusal for anything else."""
+        known = _TYPE_CODES.get(type_code)
+        number = int(type_code) if type_code.isdigit() and len(type_code) == 3 else -1
+        if known is not None:
+            if known.transaction == TypeCodeTransaction.credit:
+                return "CR"
+            if known.transaction == TypeCodeTransaction.debit:
+                return "DR"
+            if known.transaction == TypeCodeTransaction.misc:
+                return None
+            raise FormatError(
+                f"type code {type_code} ({known.description}) is not a credit or a debit",
+                file=self.path,
+                line=record.line,
+                expected="a detail type code: 100-399 or 920-959 credits,"
+                " 400-699 or 960-999 debits",
+            )
+        # Bank-specific codes (BAI2 reserves 900-999: 920-959 credits, 960-999 debits) and
+        # codes newer than the library's table, by the specification's ranges.
+        if 100 <= number <= 399 or 920 <= number <= 959:
+            direction: Direction = "CR"
+        elif 400 <= number <= 699 or 960 <= number <= 999:
+            direction = "DR"
+        else:
+            raise FormatError(
+                f"unknown BAI2 type code {type_code!r}",
+                file=self.path,
+                line=record.line,
+                expected="a detail type code: 100-399 or 920-959 credits,"
+                " 400-699 or 960-999 debits",
+            )
+        if number < 900:
+            self.report.note(
+                f"line {record.line}: type code {type_code} is not in the BAI2 code table;"
+                f" read as a {'credit' if direction == 'CR' else 'debit'} by its range"
+            )
+        return direction
+
+    def _amount(self, text: str, currency: str, record: _Record) -> int:
+        text = text.replace(" ", "")
+        if not text:
+            self.report.note(f"line {record.line}: a detail with no amount was read as 0")
+            return 0
+        if _SIGNED_INTEGER.fullmatch(text) and not text.startswith("-"):
+            return int(text)
+        if "." in text and not text.startswith("-"):
+            # Not BAI2 (amounts imply their decimals), but unambiguous: 1234.50 USD.
+            try:
+                value = parse_amount(text, currency)
+            except AmountError:
+                pass
+            else:
+                self.report.note(
+                    f"line {record.line}: amount {text!r} has a decimal point; read as"
+                    f" {Money(value, currency)}"
+                )
+                return value
+        raise FormatError(
+            f"transaction detail amount {text!r} is not an unsigned amount",
+            file=self.path,
+            line=record.line,
             expected="an unsigned amount in minor units, such as 150000 for 1,500.00",
         )
-    value_date = as_of
-    availability = detail.availability
-    if availability and isinstance(availability.get("date"), date):
-        value_date = availability["date"]
-    # The library joins a text continued on 88 records; a text that starts on the 88 record
-    # after a 16 record ending in "/" comes out with a leading comma.
-    text = _reference(detail.text)
-    narration = (text.lstrip(", ").strip() or None) if text else None
-    bank_reference = _reference(detail.bank_reference)
-    return {
-        "record_id": bank_reference,
-        "source": source,
-        "amount_minor": int(amount),
-        "currency": currency,
-        "direction": _direction(detail.type_code, line, path),
-        "value_date": value_date,
-        "booked_at": as_of.isoformat(),
-        "utr": extract_utr(narration) or bank_reference or _reference(detail.customer_reference),
-        "narration": narration,
-        "source_file": str(path),
-        "source_line": line.number,
-    }
+
+    # -- trailers ------------------------------------------------------------------------
+
+    def _missing_account_trailer(self, record: _Record) -> None:
+        if self.account is not None:
+            self._missing_trailer(
+                record, "49 account trailer", f"account {self.account.number}", self.account
+            )
+            self._close_account(None)
+
+    def _missing_trailer(
+        self, record: _Record, trailer: str, what: str, account: _Account | None = None
+    ) -> None:
+        figures = ""
+        if account is not None:
+            figures = f" (its records add up to {account.total} in {account.records} records)"
+        self.report.finding(
+            CONTROL_TOTAL_MISMATCH,
+            f"{what} has no {trailer}: it ends at line {record.line} with the next"
+            f" {record.code} record{figures}",
+            line=record.line,
+            statement=what,
+            expected=f"a {trailer} before line {record.line}",
+        )
+
+    def _account_trailer(self, record: _Record) -> None:
+        account = self.account
+        if account is None:
+            self.report.note(f"line {record.line}: a 49 account trailer with no account ignored")
+            return
+        account.records += len(record.parts)
+        self._close_account(record)
+
+    def _close_account(self, trailer: _Record | None) -> None:
+        account, group = self.account, self.group
+        assert account is not None and group is not None
+        self.account = None
+        group.accounts.append(account)
+        group.records += account.records
+        what = f"account {account.number}"
+        if trailer is not None:
+            fields = trailer.fields()
+            self._compare(
+                trailer,
+                f"49 account trailer of {what}",
+                what,
+                account.currency,
+                stated_total=_field(fields, 0),
+                total=account.total,
+                counts=[("records", _field(fields, 1), account.records)],
+            )
+        self._check_balances(account, group)
+
+    def _check_balances(self, account: _Account, group: _Group) -> None:
+        opening_minor = account.summary(_OPENING_LEDGER)
+        closing_minor = account.summary(_CLOSING_LEDGER)
+        currency = account.currency
+        opening = (
+            Balance(opening_minor, currency, group.as_of) if opening_minor is not None else None
+        )
+        closing = (
+            Balance(closing_minor, currency, group.as_of) if closing_minor is not None else None
+        )
+        if self.first_account:
+            self.opening, self.first_account = opening, False
+        self.closing = closing
+        if opening_minor is None or closing_minor is None:
+            self.report.unchecked(f"account {account.number} (010 opening, 015 closing ledger)")
+            return
+        credits, debits = statement.credits_and_debits(account.rows)
+        self.report.check_balances(
+            what=f"account {account.number}",
+            opening_minor=opening_minor,
+            credits=credits,
+            debits=debits,
+            closing_minor=closing_minor,
+            currency=currency,
+            line=account.line,
+            as_of=group.as_of,
+            expected="010 opening ledger + credits - debits = 015 closing ledger",
+        )
+
+    def _group_trailer(self, record: _Record) -> None:
+        if self.group is None:
+            self.report.note(f"line {record.line}: a 98 group trailer with no group ignored")
+            return
+        self._missing_account_trailer(record)
+        self.group.records += len(record.parts)
+        self._close_group(record)
+
+    def _close_group(self, trailer: _Record | None) -> None:
+        group, file = self.group, self.file
+        assert group is not None and file is not None
+        self.group = None
+        file.groups.append(group)
+        file.records += group.records
+        if trailer is None:
+            return
+        fields = trailer.fields()
+        currencies = {account.currency for account in group.accounts}
+        self._compare(
+            trailer,
+            f"98 group trailer of the group at line {group.line}",
+            f"group at line {group.line}",
+            currencies.pop() if len(currencies) == 1 else None,
+            stated_total=_field(fields, 0),
+            total=group.total,
+            counts=[
+                ("accounts", _field(fields, 1), len(group.accounts)),
+                ("records", _field(fields, 2), group.records),
+            ],
+        )
+
+    def _file_trailer(self, record: _Record) -> None:
+        file = self.file
+        if file is None:
+            self.report.note(f"line {record.line}: a 99 file trailer with no file ignored")
+            return
+        self._missing_account_trailer(record)
+        if self.group is not None:
+            self._missing_trailer(record, "98 group trailer", f"group at line {self.group.line}")
+            self._close_group(None)
+        file.records += len(record.parts)
+        self.file = None
+        fields = record.fields()
+        currencies = {account.currency for group in file.groups for account in group.accounts}
+        self._compare(
+            record,
+            "99 file trailer",
+            "file",
+            currencies.pop() if len(currencies) == 1 else None,
+            stated_total=_field(fields, 0),
+            total=file.total,
+            counts=[
+                ("groups", _field(fields, 1), len(file.groups)),
+                ("records", _field(fields, 2), file.records),
+            ],
+        )
+
+    def _compare(
+        self,
+        trailer: _Record,
+        name: str,
+        what: str,
+        currency: str | None,
+        *,
+        stated_total: str,
+        total: int,
+        counts: list[tuple[str, str, int]],
+    ) -> None:
+        """A CONTROL_TOTAL_MISMATCH finding when the trailer's figures are not its records'."""
+        wrong: list[str] = []
+        difference: int | None = None
+        stated = _integer(stated_total)
+        if stated_total and stated is None:
+            wrong.append(f"a total {stated_total!r} that is not a number")
+        elif stated is not None and stated != total:
+            wrong.append(f"a total of {stated}, but its records add up to {total}")
+            difference = stated - total
+        for label, text, counted in counts:
+            number = _integer(text)
+            if number != counted:
+                wrong.append(f"{text or 'no'} {label}, but there are {counted}")
+        if not wrong:
+            return
+        self.report.finding(
+            CONTROL_TOTAL_MISMATCH,
+            f"the {name} does not match its records: it states {'; '.join(wrong)}",
+            line=trailer.line,
+            statement=what,
+            difference_minor=difference,
+            currency=currency if difference is not None else None,
+            expected=f"a {name} whose total and counts match its records",
+        )
 
 
-def _summary(account: Any, code: str) -> int | None:
-    for item in account.header.summary_items:
-        if item.type_code is not None and item.type_code.code == code:
-            return int(item.amount) if item.amount is not None else None
-    return None
-
-
-def _check_account(
-    account: Any,
-    rows: list[dict[str, Any]],
-    currency: str,
-    as_of: date,
-    line: _Line,
-    report: statement.Report,
-) -> tuple[Balance | None, Balance | None]:
-    number = account.header.customer_account_number
-    opening_minor = _summary(account, _OPENING_LEDGER)
-    closing_minor = _summary(account, _CLOSING_LEDGER)
-    opening = Balance(opening_minor, currency, as_of) if opening_minor is not None else None
-    closing = Balance(closing_minor, currency, as_of) if closing_minor is not None else None
-    if opening_minor is None or closing_minor is None:
-        report.unchecked(f"account {number} (010 opening, 015 closing ledger)")
-        return opening, closing
-    credits, debits = statement.credits_and_debits(rows)
-    report.check_balances(
-        what=f"account {number}",
-        opening_minor=opening_minor,
-        credits=credits,
-        debits=debits,
-        closing_minor=closing_minor,
-        currency=currency,
-        line=line.number,
-        as_of=as_of,
-        expected="010 opening ledger + credits - debits = 015 closing ledger",
-    )
-    return opening, closing
+def _listed(items: list[str]) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 register(
