@@ -142,7 +142,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(app.state.intake.stop)
         daraja = getattr(app.state, "daraja", None)
         if daraja is not None:
-            daraja.close()
+            app.state.daraja = None
+            await daraja.aclose()
 
 
 async def _try_subscribe(

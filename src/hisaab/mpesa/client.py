@@ -1,4 +1,6 @@
-"""`DarajaClient`: Hisaab's synchronous client of Safaricom's Daraja API.
+"""`DarajaClient`: Hisaab's synchronous client of Safaricom's Daraja API; `AsyncDarajaClient`:
+its STK Push and STK Query on an event loop (the API's), built from the same requests and
+reading the same answers.
 
 OAuth tokens are cached (thread-safe) until shortly before `expires_in` and fetched again
 once when Daraja rejects one (HTTP 401, or its "Invalid Access Token" error body). Every
@@ -17,7 +19,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -47,7 +49,7 @@ from hisaab.mpesa.protocol import (
     kenya_timestamp,
     stk_password,
 )
-from hisaab.mpesa.session import DEFAULT_TIMEOUT, DarajaSession
+from hisaab.mpesa.session import DEFAULT_TIMEOUT, AsyncDarajaSession, DarajaSession
 
 log = logging.getLogger("hisaab.mpesa")
 T = TypeVar("T")
@@ -83,9 +85,8 @@ def _check_url(url: str, what: str) -> str:
     return url
 
 
-class DarajaClient:
-    """Calls Daraja at `base_url` (https://sandbox.safaricom.co.ke, https://api.safaricom.co.ke,
-    or a Hisaab sandbox). Use `from_settings()` in Hisaab; close it (or use `with`) when done."""
+class _DarajaRequests:
+    """What both clients share: configuration, and building requests and reading answers."""
 
     def __init__(
         self,
@@ -99,7 +100,7 @@ class DarajaClient:
         initiator: str | None = None,
         security_credential: str | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: httpx.BaseTransport | None = None,
+        transport: Any = None,
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
         if transaction_type not in TRANSACTION_TYPES:
@@ -115,12 +116,13 @@ class DarajaClient:
         self._initiator = initiator
         self._security_credential = security_credential
         self._clock = clock
-        self.session = DarajaSession(
-            self.base_url, consumer_key, consumer_secret, timeout=timeout, transport=transport
-        )
+        self._open(consumer_key, consumer_secret, timeout, transport)
+
+    def _open(self, key: str, secret: str, timeout: httpx.Timeout, transport: Any) -> None:
+        raise NotImplementedError
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> DarajaClient:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Self:
         """A client configured by HISAAB_MPESA_*; names every missing setting at once."""
 
         def secret(value: Any) -> str | None:
@@ -149,40 +151,19 @@ class DarajaClient:
         arguments.update(overrides)
         return cls(**arguments)
 
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> DarajaClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def access_token(self) -> str:
-        """A valid access token (cached until shortly before it expires)."""
-        return self.session.access_token()
-
     def _password(self) -> tuple[str, str]:
         timestamp = kenya_timestamp(self._clock())
         return stk_password(self.shortcode, self._passkey, timestamp), timestamp
 
-    # --- STK Push ----------------------------------------------------------------------
-
-    def stk_push(
+    def _stk_push_request(
         self,
         amount_minor: int,
         phone: str,
         account_reference: str,
         description: str,
         callback_url: str,
-    ) -> StkPushAnswer:
-        """Send an STK Push (the PIN prompt on the payer's phone). Returns Daraja's acceptance;
-        the payment's result arrives later at `callback_url` (or by `stk_query`)."""
+    ) -> tuple[dict[str, Any], str]:
+        """The STK Push payload, and the payer's MSISDN it names."""
         shillings = whole_shillings(amount_minor)
         msisdn = normalise_phone(phone, path="phone")
         reference = account_reference.strip()
@@ -207,7 +188,11 @@ class DarajaClient:
             "AccountReference": reference,
             "TransactionDesc": desc,
         }
-        status, body = self.session.post(STK_PUSH_PATH, payload)
+        return payload, msisdn
+
+    def _stk_push_answer(
+        self, status: int, body: Any, amount_minor: int, msisdn: str
+    ) -> StkPushAnswer:
         answer = _read(parse_stk_push_answer, body, STK_PUSH_PATH, status)
         if isinstance(answer, DarajaErrorBody):
             raise _refused(STK_PUSH_PATH, answer, status)
@@ -229,25 +214,80 @@ class DarajaClient:
         )
         return answer
 
-    def stk_query(self, checkout_request_id: str) -> StkQueryAnswer:
-        """Ask Daraja for an STK Push's result: FINAL (see `.result`) or PROCESSING (ask again
-        later). Any other Daraja error raises `DarajaError`."""
+    def _stk_query_request(self, checkout_request_id: str) -> dict[str, Any]:
         checkout = checkout_request_id.strip()
         if not checkout:
             raise InputError("empty CheckoutRequestID", column="checkout_request_id")
         password, timestamp = self._password()
-        payload = {
+        return {
             "BusinessShortCode": self.shortcode,
             "Password": password,
             "Timestamp": timestamp,
             "CheckoutRequestID": checkout,
         }
-        status, body = self.session.post(STK_QUERY_PATH, payload)
+
+    @staticmethod
+    def _stk_query_answer(status: int, body: Any) -> StkQueryAnswer:
         answer = _read(parse_stk_query_answer, body, STK_QUERY_PATH, status)
         if answer.status is QueryStatus.REJECTED:
             error = answer.error or DarajaErrorBody(None, answer.response_code or "", "")
             raise _refused(STK_QUERY_PATH, error, status)
         return answer
+
+
+class DarajaClient(_DarajaRequests):
+    """Calls Daraja at `base_url` (https://sandbox.safaricom.co.ke, https://api.safaricom.co.ke,
+    or a Hisaab sandbox). Use `from_settings()` in Hisaab; close it (or use `with`) when done."""
+
+    session: DarajaSession
+
+    def _open(self, key: str, secret: str, timeout: httpx.Timeout, transport: Any) -> None:
+        self.session = DarajaSession(
+            self.base_url, key, secret, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> DarajaClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def access_token(self) -> str:
+        """A valid access token (cached until shortly before it expires)."""
+        return self.session.access_token()
+
+    # --- STK Push ----------------------------------------------------------------------
+
+    def stk_push(
+        self,
+        amount_minor: int,
+        phone: str,
+        account_reference: str,
+        description: str,
+        callback_url: str,
+    ) -> StkPushAnswer:
+        """Send an STK Push (the PIN prompt on the payer's phone). Returns Daraja's acceptance;
+        the payment's result arrives later at `callback_url` (or by `stk_query`)."""
+        payload, msisdn = self._stk_push_request(
+            amount_minor, phone, account_reference, description, callback_url
+        )
+        status, body = self.session.post(STK_PUSH_PATH, payload)
+        return self._stk_push_answer(status, body, amount_minor, msisdn)
+
+    def stk_query(self, checkout_request_id: str) -> StkQueryAnswer:
+        """Ask Daraja for an STK Push's result: FINAL (see `.result`) or PROCESSING (ask again
+        later). Any other Daraja error raises `DarajaError`."""
+        payload = self._stk_query_request(checkout_request_id)
+        status, body = self.session.post(STK_QUERY_PATH, payload)
+        return self._stk_query_answer(status, body)
 
     # --- Transaction Status, C2B ----------------------------------------------------------
 
@@ -339,6 +379,40 @@ class DarajaClient:
                 upstream_status=status,
             )
         return answer
+
+
+class AsyncDarajaClient(_DarajaRequests):
+    """STK Push and STK Query on an event loop: waiting for Daraja holds no thread. Made and
+    closed (`aclose`) on the loop that uses it; `from_settings()` as for `DarajaClient`."""
+
+    session: AsyncDarajaSession
+
+    def _open(self, key: str, secret: str, timeout: httpx.Timeout, transport: Any) -> None:
+        self.session = AsyncDarajaSession(
+            self.base_url, key, secret, timeout=timeout, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
+
+    async def stk_push(
+        self,
+        amount_minor: int,
+        phone: str,
+        account_reference: str,
+        description: str,
+        callback_url: str,
+    ) -> StkPushAnswer:
+        payload, msisdn = self._stk_push_request(
+            amount_minor, phone, account_reference, description, callback_url
+        )
+        status, body = await self.session.post(STK_PUSH_PATH, payload)
+        return self._stk_push_answer(status, body, amount_minor, msisdn)
+
+    async def stk_query(self, checkout_request_id: str) -> StkQueryAnswer:
+        payload = self._stk_query_request(checkout_request_id)
+        status, body = await self.session.post(STK_QUERY_PATH, payload)
+        return self._stk_query_answer(status, body)
 
 
 def _c2b_path(v1_path: str, version: str) -> str:

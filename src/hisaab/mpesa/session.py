@@ -1,13 +1,18 @@
-"""`DarajaSession`: the HTTP side of talking to Daraja: OAuth tokens, sending, failures.
+"""The HTTP side of talking to Daraja: OAuth tokens, sending, failures.
 
-Tokens are cached (thread-safe) until shortly before `expires_in` (60 s, or a tenth of a
-short lifetime) and fetched again once when Daraja rejects one: HTTP 401, or its
-"404.001.03 Invalid Access Token" error body. Transport failures become `DarajaError`;
-`may_have_reached` is False only when the request certainly never left (connect failures).
+`DarajaSession` is synchronous (workers, the CLI); `AsyncDarajaSession` is the same protocol
+on the API's event loop, so that an STK Push waiting for Daraja holds neither a thread nor a
+database connection. Both share everything but the sending.
+
+Tokens are cached until shortly before `expires_in` (60 s, or a tenth of a short lifetime)
+and fetched again once when Daraja rejects one: HTTP 401, or its "404.001.03 Invalid Access
+Token" error body. Transport failures become `DarajaError`; `may_have_reached` is False only
+when the request certainly never left (connect failures).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -70,50 +75,15 @@ class DarajaSession:
             params={"grant_type": "client_credentials"},
             auth=httpx.BasicAuth(*self._consumer),
         )
-        body = _json_or_none(response)
-        if response.status_code != 200 or not isinstance(body, dict):
-            error = parse_error_body(body) if is_error_body(body) else None
-            raise DarajaAuthError(
-                f"Daraja refused the consumer key and secret (HTTP {response.status_code}"
-                + (f": {error.error_code} {error.error_message}" if error else "")
-                + "): check HISAAB_MPESA_CONSUMER_KEY and HISAAB_MPESA_CONSUMER_SECRET",
-                error_code=error.error_code if error else None,
-                error_message=error.error_message if error else None,
-                request_id=error.request_id if error else None,
-                upstream_status=response.status_code,
-            )
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise DarajaAuthError(
-                "Daraja's OAuth answer has no access_token", upstream_status=response.status_code
-            )
-        try:
-            ttl = float(str(body.get("expires_in", DEFAULT_TOKEN_TTL)).strip())
-        except ValueError:
-            ttl = DEFAULT_TOKEN_TTL  # the token still works; a 401 later refreshes it
-        return token, max(ttl, 0.0)
+        return _read_token(response)
 
     # --- transport ---------------------------------------------------------------------
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             return self._http.request(method, path, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise DarajaError(
-                f"cannot reach Daraja at {self.base_url}: {type(exc).__name__}: {exc}",
-                may_have_reached=False,
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise DarajaError(
-                f"Daraja did not answer {path} in time ({type(exc).__name__}); the request may "
-                "have been processed: query before retrying",
-                may_have_reached=True,
-            ) from exc
-        except httpx.TransportError as exc:
-            raise DarajaError(
-                f"Daraja connection failed during {path}: {type(exc).__name__}: {exc}",
-                may_have_reached=True,
-            ) from exc
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.base_url, path) from exc
 
     def post(self, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
         """POST with a bearer token; on a rejected token, fetch a new one and retry once."""
@@ -124,19 +94,135 @@ class DarajaSession:
             self._forget_token(token)
             token = self.access_token()
             response = self._send("POST", path, json=payload, headers=_bearer(token))
-            if _token_rejected(response):
-                raise DarajaAuthError(
-                    f"Daraja rejected a freshly issued access token on {path}",
-                    upstream_status=response.status_code,
-                )
-        body = _json_or_none(response)
-        if body is None:
-            raise DarajaError(
-                f"Daraja answered {path} with HTTP {response.status_code} and a body that is "
-                f"not JSON: {response.text[:200]!r}",
-                upstream_status=response.status_code,
+            _refuse_if_rejected_again(response, path)
+        return _answer(response, path)
+
+
+class AsyncDarajaSession:
+    """`DarajaSession` on an event loop: one base URL, one set of credentials, one token.
+
+    Made and closed on the loop that uses it (httpx's AsyncClient belongs to one loop).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._consumer = (consumer_key, consumer_secret)
+        # Keep-alive connections for as many pushes as are in flight at once.
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, transport=transport, limits=limits
+        )
+        self._token_lock = asyncio.Lock()
+        self._token: str | None = None
+        self._token_good_until = 0.0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def access_token(self) -> str:
+        if self._token is not None and time.monotonic() < self._token_good_until:
+            return self._token
+        async with self._token_lock:
+            if self._token is not None and time.monotonic() < self._token_good_until:
+                return self._token  # fetched by another task while this one waited
+            response = await self._send(
+                "GET",
+                OAUTH_PATH,
+                params={"grant_type": "client_credentials"},
+                auth=httpx.BasicAuth(*self._consumer),
             )
-        return response.status_code, body
+            token, ttl = _read_token(response)
+            self._token = token
+            self._token_good_until = time.monotonic() + ttl - min(_MAX_EARLY_REFRESH, ttl / 10)
+            return token
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.base_url, path) from exc
+
+    async def post(self, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
+        token = await self.access_token()
+        response = await self._send("POST", path, json=payload, headers=_bearer(token))
+        if _token_rejected(response):
+            log.info("Daraja rejected the access token; fetching a new one", extra={"path": path})
+            if self._token == token:
+                self._token = None
+            token = await self.access_token()
+            response = await self._send("POST", path, json=payload, headers=_bearer(token))
+            _refuse_if_rejected_again(response, path)
+        return _answer(response, path)
+
+
+def _read_token(response: httpx.Response) -> tuple[str, float]:
+    body = _json_or_none(response)
+    if response.status_code != 200 or not isinstance(body, dict):
+        error = parse_error_body(body) if is_error_body(body) else None
+        raise DarajaAuthError(
+            f"Daraja refused the consumer key and secret (HTTP {response.status_code}"
+            + (f": {error.error_code} {error.error_message}" if error else "")
+            + "): check HISAAB_MPESA_CONSUMER_KEY and HISAAB_MPESA_CONSUMER_SECRET",
+            error_code=error.error_code if error else None,
+            error_message=error.error_message if error else None,
+            request_id=error.request_id if error else None,
+            upstream_status=response.status_code,
+        )
+    token = body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise DarajaAuthError(
+            "Daraja's OAuth answer has no access_token", upstream_status=response.status_code
+        )
+    try:
+        ttl = float(str(body.get("expires_in", DEFAULT_TOKEN_TTL)).strip())
+    except ValueError:
+        ttl = DEFAULT_TOKEN_TTL  # the token still works; a 401 later refreshes it
+    return token, max(ttl, 0.0)
+
+
+def _transport_error(exc: httpx.HTTPError, base_url: str, path: str) -> DarajaError:
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return DarajaError(
+            f"cannot reach Daraja at {base_url}: {type(exc).__name__}: {exc}",
+            may_have_reached=False,
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return DarajaError(
+            f"Daraja did not answer {path} in time ({type(exc).__name__}); the request may "
+            "have been processed: query before retrying",
+            may_have_reached=True,
+        )
+    return DarajaError(
+        f"Daraja connection failed during {path}: {type(exc).__name__}: {exc}",
+        may_have_reached=True,
+    )
+
+
+def _refuse_if_rejected_again(response: httpx.Response, path: str) -> None:
+    if _token_rejected(response):
+        raise DarajaAuthError(
+            f"Daraja rejected a freshly issued access token on {path}",
+            upstream_status=response.status_code,
+        )
+
+
+def _answer(response: httpx.Response, path: str) -> tuple[int, Any]:
+    body = _json_or_none(response)
+    if body is None:
+        raise DarajaError(
+            f"Daraja answered {path} with HTTP {response.status_code} and a body that is "
+            f"not JSON: {response.text[:200]!r}",
+            upstream_status=response.status_code,
+        )
+    return response.status_code, body
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from hisaab.mpesa.errors import MpesaNotConfigured
 from hisaab.queue.jobs import arm, batch_handler, enqueue, handler, queued
 from hisaab.realtime import alerting, service, triggers
 from hisaab.realtime import repository as repo
-from hisaab.realtime.sessions import record_query, stuck_sessions
+from hisaab.realtime.sessions import ask_daraja, record_query, stuck_sessions
 from hisaab.storage.models import utcnow
 
 logger = logging.getLogger("hisaab.realtime")
@@ -43,7 +43,10 @@ def reconcile_batch(db: Session, payloads: list[dict[str, Any]]) -> None:
 @handler(service.QUERY_JOB)
 def query_session(db: Session, payload: dict[str, Any]) -> None:
     session_id = str(payload["session_id"])
-    view = repo.load_session(db, session_id)
+    # Looked at in a session of its own: the job's session has not touched the database yet,
+    # so no connection (or transaction) of it waits while Daraja is asked.
+    with Session(db.get_bind()) as peek:
+        view = repo.load_session(peek, session_id)
     if view is None or view.status != "processing":
         return  # settled meanwhile: nothing to ask
     received = utcnow()
@@ -54,13 +57,14 @@ def query_session(db: Session, payload: dict[str, Any]) -> None:
             logger.warning("cannot query session %s: %s", session_id, exc.describe())
         else:
             with client:
-                record_query(
-                    db,
-                    session_id,
-                    view.checkout_request_id,
-                    client,
-                    trigger=str(payload.get("trigger", "query")),
-                )
+                outcome = ask_daraja(client, view.checkout_request_id)
+            record_query(
+                db,
+                session_id,
+                view.checkout_request_id,
+                outcome,
+                trigger=str(payload.get("trigger", "query")),
+            )
     service.reconcile_session(
         db,
         session_id,

@@ -1,10 +1,13 @@
 """Payment sessions: creating them, asking M-Pesa for the money (STK Push), querying the result.
 
-Calls to Daraja happen outside any database transaction, between two short ones: the first
-takes the session (`pending` -> `processing`, so two callers can never push twice), the second
-records what Daraja answered, attaches callbacks that arrived before it, and reconciles the
-session (or queues that; hisaab.realtime.triggers). If Daraja refuses, the session goes back
-to `pending` and the refusal is kept as an event.
+Calls to Daraja happen outside any database transaction, between two short ones, and on the
+event loop (AsyncDarajaClient): a push waiting for Daraja holds neither a connection, nor
+SQLite's write lock, nor a thread. The first transaction takes the session (`pending` ->
+`processing`, so two callers can never push twice), the second records what Daraja answered,
+attaches callbacks that arrived before it, and reconciles the session (or queues that;
+hisaab.realtime.triggers). If Daraja refuses, the session goes back to `pending` and the
+refusal is kept as an event; if Daraja's answer cannot be recorded (a CheckoutRequestID that
+another session holds), the session fails with the answer kept, and the caller gets a 502.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import re
 import secrets
 import urllib.parse
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
+from anyio import CancelScope, to_thread
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,9 +32,9 @@ from hisaab.auth.tokens import Claims
 from hisaab.config import Settings
 from hisaab.errors import Conflict, Forbidden, HisaabError, InputError, NotFound
 from hisaab.money import exponent, normalize_currency
-from hisaab.mpesa.client import DarajaClient
-from hisaab.mpesa.errors import MpesaNotConfigured
-from hisaab.mpesa.payloads import QueryStatus
+from hisaab.mpesa.client import AsyncDarajaClient, DarajaClient
+from hisaab.mpesa.errors import DarajaError, MpesaNotConfigured
+from hisaab.mpesa.payloads import QueryStatus, StkPushAnswer, StkQueryAnswer
 from hisaab.mpesa.phones import normalise_phone
 from hisaab.realtime import repository as repo
 from hisaab.realtime import triggers
@@ -202,16 +207,38 @@ def callback_url(settings: Settings, path: str) -> str:
     return f"{base.rstrip('/')}{path}?{query}"
 
 
-def stk_push(
+async def stk_push(
     sessions: SessionFactory,
     session_id: str,
     claims: Claims,
     settings: Settings,
-    client: DarajaClient,
+    client: AsyncDarajaClient,
     *,
     description: str = "Payment",
 ) -> dict[str, Any]:
+    """Push a pending session: take it, ask Daraja (holding no thread and no connection),
+    record the answer. Once taken, the rest runs to its end even if the caller goes away, so
+    a session is never left `processing` without what Daraja said."""
     url = callback_url(settings, "/api/mpesa/callback")
+    row = await to_thread.run_sync(_take_for_push, sessions, session_id, claims)
+    with CancelScope(shield=True):
+        reference = row["account_reference"] or session_id[-12:]
+        sent_at = utcnow()
+        try:
+            answer = await client.stk_push(
+                row["amount_minor"], row["phone"], reference, description, url
+            )
+        except HisaabError as exc:
+            await to_thread.run_sync(_push_refused, sessions, session_id, sent_at, exc)
+            raise
+        fresh = await to_thread.run_sync(
+            _push_accepted, sessions, session_id, claims, row, answer, sent_at
+        )
+    return fresh
+
+
+def _take_for_push(sessions: SessionFactory, session_id: str, claims: Claims) -> dict[str, Any]:
+    """`pending` -> `processing`, so that two callers can never push the same session."""
     with sessions() as db, db.begin():
         row = get_session(db, session_id, claims)
         check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
@@ -225,82 +252,165 @@ def stk_push(
             raise Conflict(
                 f"session {session_id!r} is {row['status']}: only a pending session can be pushed"
             )
-    reference = row["account_reference"] or session_id[-12:]
-    sent_at = utcnow()
-    try:
-        answer = client.stk_push(row["amount_minor"], row["phone"], reference, description, url)
-    except HisaabError as exc:
-        with sessions() as db, db.begin():
-            db.execute(
-                update(repo.SESSIONS)
-                .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "processing")
-                .values(status="pending", updated_at=utcnow())
-            )
-            repo.record_event(
-                db,
-                kind="stk_push",
-                session_id=session_id,
-                received_at=utcnow(),
-                payload=json.dumps({"request_sent_at": sent_at.isoformat()}),
-                note=f"refused: {exc.describe()}"[:2000],
-            )
-        raise
-    now = utcnow()
+    return row
+
+
+def _push_refused(
+    sessions: SessionFactory, session_id: str, sent_at: dt.datetime, exc: HisaabError
+) -> None:
+    """Daraja said no (or could not be reached): the session is pending again, the refusal
+    kept as an event."""
     with sessions() as db, db.begin():
         db.execute(
             update(repo.SESSIONS)
-            .where(repo.SESSIONS.c.id == session_id)
-            .values(
-                checkout_request_id=answer.checkout_request_id,
-                merchant_request_id=answer.merchant_request_id,
-                initiated_at=sent_at,
-                updated_at=now,
-            )
+            .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "processing")
+            .values(status="pending", updated_at=utcnow())
         )
-        event = repo.record_event(
+        repo.record_event(
             db,
             kind="stk_push",
             session_id=session_id,
-            received_at=now,
-            checkout_request_id=answer.checkout_request_id,
-            dedupe_key=answer.checkout_request_id,
-            result_code=answer.response_code,
-            amount_minor=row["amount_minor"],
-            payload=json.dumps(
-                {
-                    "MerchantRequestID": answer.merchant_request_id,
-                    "CheckoutRequestID": answer.checkout_request_id,
-                    "ResponseCode": answer.response_code,
-                    "ResponseDescription": answer.response_description,
-                    "CustomerMessage": answer.customer_message,
-                }
-            ),
+            received_at=utcnow(),
+            payload=json.dumps({"request_sent_at": sent_at.isoformat()}),
+            note=f"refused: {exc.describe()}"[:2000],
         )
-        repo.link_events(db, session_id, answer.checkout_request_id)
-        triggers.reconcile_soon(
-            db, [triggers.request("payment_initiation", now, event.id, session_id=session_id)]
-        )
-        audit(
-            db,
-            actor_id=claims.user_id,
-            action="payment_session.stk_push",
-            entity="payment_session",
-            entity_id=session_id,
-            details={"checkout_request_id": answer.checkout_request_id},
-        )
-        fresh = repo.session_row(db, session_id)
+
+
+def _answer_payload(answer: StkPushAnswer) -> str:
+    return json.dumps(
+        {
+            "MerchantRequestID": answer.merchant_request_id,
+            "CheckoutRequestID": answer.checkout_request_id,
+            "ResponseCode": answer.response_code,
+            "ResponseDescription": answer.response_description,
+            "CustomerMessage": answer.customer_message,
+        }
+    )
+
+
+def _push_accepted(
+    sessions: SessionFactory,
+    session_id: str,
+    claims: Claims,
+    row: dict[str, Any],
+    answer: StkPushAnswer,
+    sent_at: dt.datetime,
+) -> dict[str, Any]:
+    """Record Daraja's acceptance, attach callbacks that came before it, reconcile."""
+    now = utcnow()
+    try:
+        with sessions() as db, db.begin():
+            db.execute(
+                update(repo.SESSIONS)
+                .where(repo.SESSIONS.c.id == session_id)
+                .values(
+                    checkout_request_id=answer.checkout_request_id,
+                    merchant_request_id=answer.merchant_request_id,
+                    initiated_at=sent_at,
+                    updated_at=now,
+                )
+            )
+            event = repo.record_event(
+                db,
+                kind="stk_push",
+                session_id=session_id,
+                received_at=now,
+                checkout_request_id=answer.checkout_request_id,
+                dedupe_key=answer.checkout_request_id,
+                result_code=answer.response_code,
+                amount_minor=row["amount_minor"],
+                payload=_answer_payload(answer),
+            )
+            repo.link_events(db, session_id, answer.checkout_request_id)
+            triggers.reconcile_soon(
+                db, [triggers.request("payment_initiation", now, event.id, session_id=session_id)]
+            )
+            audit(
+                db,
+                actor_id=claims.user_id,
+                action="payment_session.stk_push",
+                entity="payment_session",
+                entity_id=session_id,
+                details={"checkout_request_id": answer.checkout_request_id},
+            )
+            fresh = repo.session_row(db, session_id)
+    except IntegrityError:
+        _push_answer_taken(sessions, session_id, claims, answer)
     assert fresh is not None
     return dict(fresh)
 
 
-def record_query(
-    db: Session, session_id: str, checkout_request_id: str, client: DarajaClient, *, trigger: str
-) -> tuple[int, str]:
-    """Ask M-Pesa about a push and keep the answer as an event; (event id, answer status)."""
+def _push_answer_taken(
+    sessions: SessionFactory, session_id: str, claims: Claims, answer: StkPushAnswer
+) -> NoReturn:
+    """Daraja accepted the push but named a CheckoutRequestID another session already holds:
+    its callback could not be told apart from that session's. The session fails with the
+    answer kept as an event, and the caller gets a 502 saying so (never a dropped request)."""
+    checkout = answer.checkout_request_id
+    note = (
+        f"Daraja accepted the push but answered CheckoutRequestID {checkout!r}, which another "
+        "session already holds: this push cannot be tracked, so the session is failed; check "
+        "with the payer before pushing again"
+    )
+    with sessions() as db, db.begin():
+        db.execute(
+            update(repo.SESSIONS)
+            .where(repo.SESSIONS.c.id == session_id)
+            .values(status="failed", updated_at=utcnow())
+        )
+        repo.record_event(
+            db,
+            kind="stk_push",
+            session_id=session_id,
+            received_at=utcnow(),
+            result_code=answer.response_code,
+            payload=_answer_payload(answer),
+            note=note,
+        )
+        audit(
+            db,
+            actor_id=claims.user_id,
+            action="payment_session.stk_push_untrackable",
+            entity="payment_session",
+            entity_id=session_id,
+            details={"checkout_request_id": checkout},
+        )
+    raise DarajaError(f"session {session_id!r}: {note}", error_code=None, error_message=None)
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """What asking Daraja about a push gave: its answer, or why there is none."""
+
+    received_at: dt.datetime
+    answer: StkQueryAnswer | None = None
+    error: HisaabError | None = None
+
+
+def ask_daraja(client: DarajaClient, checkout_request_id: str) -> QueryOutcome:
+    """Ask M-Pesa about a push (no database involved, so no connection waits on Daraja)."""
     received = utcnow()
     try:
-        answer = client.stk_query(checkout_request_id)
+        return QueryOutcome(received, answer=client.stk_query(checkout_request_id))
     except HisaabError as exc:
+        return QueryOutcome(received, error=exc)
+
+
+async def ask_daraja_async(client: AsyncDarajaClient, checkout_request_id: str) -> QueryOutcome:
+    received = utcnow()
+    try:
+        return QueryOutcome(received, answer=await client.stk_query(checkout_request_id))
+    except HisaabError as exc:
+        return QueryOutcome(received, error=exc)
+
+
+def record_query(
+    db: Session, session_id: str, checkout_request_id: str, outcome: QueryOutcome, *, trigger: str
+) -> tuple[int, str]:
+    """Keep what Daraja said about a push as an event; (event id, answer status)."""
+    answer = outcome.answer
+    if answer is None:
+        assert outcome.error is not None
         event = repo.record_event(
             db,
             kind="stk_query",
@@ -308,7 +418,7 @@ def record_query(
             checkout_request_id=checkout_request_id,
             received_at=utcnow(),
             payload="{}",
-            note=f"{trigger}: {exc.describe()}"[:2000],
+            note=f"{trigger}: {outcome.error.describe()}"[:2000],
         )
         return event.id, "error"
     code = answer.result.code if answer.status is QueryStatus.FINAL and answer.result else None
@@ -317,7 +427,7 @@ def record_query(
         kind="stk_query",
         session_id=session_id,
         checkout_request_id=checkout_request_id,
-        received_at=received,
+        received_at=outcome.received_at,
         result_code=code,
         payload=json.dumps(
             {
@@ -332,17 +442,32 @@ def record_query(
     return event.id, answer.status.value
 
 
-def query(
-    sessions: SessionFactory, session_id: str, claims: Claims, client: DarajaClient
+async def query(
+    sessions: SessionFactory, session_id: str, claims: Claims, client: AsyncDarajaClient
 ) -> dict[str, Any]:
+    """Ask Daraja about a session's push now and reconcile with what it says."""
+    row = await to_thread.run_sync(_queryable, sessions, session_id, claims)
+    checkout = row["checkout_request_id"]
+    outcome = await ask_daraja_async(client, checkout)
+    with CancelScope(shield=True):
+        result = await to_thread.run_sync(_record_asked, sessions, session_id, checkout, outcome)
+    return result
+
+
+def _queryable(sessions: SessionFactory, session_id: str, claims: Claims) -> dict[str, Any]:
     with sessions() as db, db.begin():
         row = get_session(db, session_id, claims)
         check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
-    checkout = row["checkout_request_id"]
-    if not checkout:
+    if not row["checkout_request_id"]:
         raise Conflict(f"session {session_id!r} has no STK Push to query yet")
+    return row
+
+
+def _record_asked(
+    sessions: SessionFactory, session_id: str, checkout: str, outcome: QueryOutcome
+) -> dict[str, Any]:
     with sessions() as db, db.begin():
-        event_id, status = record_query(db, session_id, checkout, client, trigger="status_query")
+        event_id, status = record_query(db, session_id, checkout, outcome, trigger="status_query")
         triggers.reconcile_soon(
             db, [triggers.request("stk_query", utcnow(), event_id, session_id=session_id)]
         )

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from hisaab.api.deps import CurrentUser, SessionDep
 from hisaab.errors import InputError
-from hisaab.mpesa.client import DarajaClient
+from hisaab.mpesa.client import AsyncDarajaClient
 from hisaab.realtime import intake, sessions
 from hisaab.realtime.repository import EVENTS
 from hisaab.realtime.rules import masked_phone
@@ -77,17 +77,15 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def daraja_client(request: Request) -> DarajaClient:
-    """The application's Daraja client, made on first use (its OAuth token is cached)."""
+def daraja_client(request: Request) -> AsyncDarajaClient:
+    """The application's Daraja client on this event loop, made on first use (its OAuth token
+    is cached; the app's lifespan closes it)."""
     state = request.app.state
-    client: DarajaClient | None = getattr(state, "daraja", None)
+    client: AsyncDarajaClient | None = getattr(state, "daraja", None)
     if client is None:
-        client = DarajaClient.from_settings(state.settings)
+        client = AsyncDarajaClient.from_settings(state.settings)
         state.daraja = client
     return client
-
-
-Daraja = Annotated[DarajaClient, Depends(daraja_client)]
 
 
 def session_view(row: dict[str, Any], events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -167,8 +165,8 @@ async def stk_push(request: Request, claims: CurrentUser) -> dict[str, Any]:
         raise InputError("sessionId is required", column="sessionId")
     client = daraja_client(request)
     settings = request.app.state.settings
-    row = await run_in_threadpool(
-        sessions.stk_push, request.app.state.sessions, session_id.strip(), claims, settings, client
+    row = await sessions.stk_push(
+        request.app.state.sessions, session_id.strip(), claims, settings, client
     )
     return session_view(row)
 
@@ -176,9 +174,7 @@ async def stk_push(request: Request, claims: CurrentUser) -> dict[str, Any]:
 @router.post("/api/mpesa/query/{session_id}")
 async def stk_query(session_id: str, request: Request, claims: CurrentUser) -> dict[str, Any]:
     client = daraja_client(request)
-    result = await run_in_threadpool(
-        sessions.query, request.app.state.sessions, session_id, claims, client
-    )
+    result = await sessions.query(request.app.state.sessions, session_id, claims, client)
     return {"query": result["query"], "session": session_view(result["session"])}
 
 
