@@ -1,4 +1,5 @@
-"""The client hub: 200 dashboards keep up, one stuck dashboard is cut off, nobody waits for it."""
+"""The client hub: 200 dashboards keep up, a slow one is told what it missed, a stuck one is
+cut off, and nobody waits for either."""
 
 from __future__ import annotations
 
@@ -71,8 +72,10 @@ def test_a_stuck_dashboard_is_disconnected_and_the_others_get_everything_in_orde
     assert all(d.messages() == expected for d in fast)
     assert stuck.texts == []
     assert stuck.send_abandoned
-    assert stuck.closed_with[0] == "too slow: 1000 messages were waiting for it"
-    assert hub.dropped_clients == 1
+    assert stuck.closed_with[0] == (
+        "not reading: 1000 messages were waiting for it again after a resync"
+    )
+    assert (hub.resyncs, hub.dropped_clients) == (1, 1)
     assert hub.delivered == 200 * 3_000
     # A broadcast appends to 201 queues and returns: it is not a coroutine, so it cannot wait
     # for the stuck dashboard, whose send never returned while all 3,000 went out. (How long
@@ -151,6 +154,7 @@ def test_an_unregistered_dashboard_receives_nothing_more() -> None:
         "clients": 0,
         "broadcasts": 2,
         "delivered": 3,
+        "resyncs": 0,
         "dropped_clients": 0,
         "failed_clients": 0,
     }
@@ -174,3 +178,56 @@ def test_closing_the_hub_tells_every_dashboard_why() -> None:
 def test_a_queue_must_hold_at_least_one_message() -> None:
     with pytest.raises(ValueError, match="queue_size must be at least 1"):
         Hub(queue_size=0)
+
+
+def result(n: int) -> dict[str, Any]:
+    """A reconciliation result whose cursor (its row id) is n."""
+    return {"type": "reconciliation_result", "data": {"resultId": n, "sessionId": f"ps_{n}"}}
+
+
+def test_a_dashboard_that_falls_behind_is_told_what_it_missed_and_from_where() -> None:
+    """A dashboard on a slow link takes messages at its own pace: when 100 are waiting, it
+    gets a resync naming the cursor below the first result it missed, and goes on."""
+
+    class SlowDashboard(Dashboard):
+        def __init__(self) -> None:
+            super().__init__()
+            self.go = asyncio.Event()
+
+        async def send(self, text: str) -> None:
+            await self.go.wait()
+            self.texts.append(text)
+
+    async def main() -> tuple[Hub, SlowDashboard, Dashboard]:
+        hub = Hub(queue_size=100, cursor_of=lambda m: m.get("data", {}).get("resultId"))
+        slow, fast = SlowDashboard(), Dashboard()
+        hub.register(slow.send, on_close=slow.close)
+        hub.register(fast.send)
+        for n in range(1, 101):  # the slow one is busy with the first, 99 wait: fits
+            hub.broadcast(result(n))
+            await asyncio.sleep(0)
+        for n in range(101, 181):  # the 101st waiting overflows: resync, then 78 more
+            hub.broadcast(result(n))
+            await asyncio.sleep(0)
+        slow.go.set()
+        await settle(hub, [fast], 180)
+        deadline = time.monotonic() + 30
+        while '"resultId":180' not in "".join(slow.texts[-1:]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
+        await hub.aclose()
+        return hub, slow, fast
+
+    hub, slow, fast = asyncio.run(main())
+    assert fast.messages() == [result(n) for n in range(1, 181)]
+    got = slow.messages()
+    resyncs = [m for m in got if m["type"] == "resync"]
+    assert len(resyncs) >= 1
+    first = resyncs[0]
+    received = {m["data"]["resultId"] for m in got if m["type"] == "reconciliation_result"}
+    # Nothing is lost: every result was either received or is after the resync's cursor.
+    assert all(n in received or n > first["after"] for n in range(1, 181))
+    assert (first["after"], first["missed"]) == (1, 101)  # 2..102 dropped; 1 was being sent
+    assert first["reason"].startswith("fell behind")
+    assert received == {1, *range(103, 181)}
+    assert slow.closed_with == ["server shutting down"]  # reading: connected until the end
+    assert hub.dropped_clients == 0 and hub.resyncs == len(resyncs)

@@ -38,6 +38,7 @@ ROUTES = [
     ("POST", f"{BASE}/bulk", {"sessionIds": ["ps_order_1001"], "trigger": "bulk_manual"}),
     ("POST", f"{BASE}/queue/ps_order_1001", {"trigger": "manual_queue"}),
     ("GET", f"{BASE}/active", None),
+    ("GET", f"{BASE}/results?after=0", None),
 ]
 NOT_ADMIN = [role for role in ROLES if role != "admin"]
 STATS_FIELDS = {
@@ -319,6 +320,44 @@ class TestQueue:
     def test_an_unknown_session_is_404_and_nothing_is_queued(self, api: RealtimeApi) -> None:
         error_of(call(api, "POST", f"{BASE}/queue/ps_nobody", {}, "admin"), 404, "NOT_FOUND")
         assert api.jobs() == []
+
+
+class TestResults:
+    def test_a_result_is_fetched_by_its_cursor_as_it_was_broadcast(self, api: RealtimeApi) -> None:
+        paid_order(api, "ps_order_1001")
+        paid_order(api, "ps_order_1002", receipt="NLJ7RT61SW")
+        answer = call(api, "GET", f"{BASE}/results", None, "admin").json()
+        results = [r["data"] for r in answer["results"]]
+        assert [r["sessionId"] for r in results] == ["ps_order_1001", "ps_order_1002"]
+        first, second = results
+        assert second["resultId"] > first["resultId"]
+        assert first["status"] == "matched"
+        assert first["sessionDetails"]["transactionId"] == RECEIPT
+        assert first["reconciliationMetadata"]["trigger"] == "stk_callback"
+        assert answer["lastResultId"] == second["resultId"] and answer["nextAfter"] is None
+        assert_masked(json.dumps(answer))
+
+        after_first = call(
+            api, "GET", f"{BASE}/results?after={first['resultId']}", None, "admin"
+        ).json()
+        assert [r["data"]["sessionId"] for r in after_first["results"]] == ["ps_order_1002"]
+
+    def test_pages_by_next_after(self, sqlite_api: RealtimeApi) -> None:
+        for n in range(3):
+            paid_order(sqlite_api, f"ps_order_{n}", receipt=f"NLJ7RT61S{n}")
+        seen: list[str] = []
+        after: int | None = 0
+        while after is not None:
+            page = call(
+                sqlite_api, "GET", f"{BASE}/results?after={after}&limit=2", None, "admin"
+            ).json()
+            seen += [r["data"]["sessionId"] for r in page["results"]]
+            after = page["nextAfter"]
+        assert seen == ["ps_order_0", "ps_order_1", "ps_order_2"]
+
+    def test_with_nothing_new_it_says_where_it_stands(self, sqlite_api: RealtimeApi) -> None:
+        answer = call(sqlite_api, "GET", f"{BASE}/results?after=41", None, "admin").json()
+        assert answer == {"success": True, "results": [], "nextAfter": None, "lastResultId": 41}
 
 
 class TestActive:

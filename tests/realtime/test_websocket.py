@@ -266,6 +266,24 @@ class TestBroadcasts:
                 assert message["data"]["sessionDetails"]["sessionStatus"] == "paid"
                 assert message["data"]["reconciliationMetadata"]["trigger"] == "stk_callback"
 
+    def test_a_result_carries_the_cursor_a_client_can_fetch_it_again_by(
+        self, api: RealtimeApi
+    ) -> None:
+        pending_order(api)
+        subscribed(api)
+        with console(api) as ws:
+            api.callback(stk_callback("ws_CO_ps_order_1001"))
+            api.work()
+            live = receive(ws)["data"]
+        fetched = api.client.get(
+            f"/api/real-time-reconciliation/results?after={live['resultId'] - 1}",
+            headers=api.headers("admin"),
+        ).json()["results"][0]["data"]
+        assert fetched["resultId"] == live["resultId"]
+        assert (fetched["sessionId"], fetched["status"]) == (live["sessionId"], live["status"])
+        assert fetched["sessionDetails"] == live["sessionDetails"]
+        assert fetched["reconciliationMetadata"] == live["reconciliationMetadata"]
+
     def test_a_new_discrepancy_is_alerted_once(self, api: RealtimeApi) -> None:
         pending_order(api, "ps_order_1001")
         pending_order(api, "ps_order_1002")

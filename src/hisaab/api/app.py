@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # WebSocket clients (the hub) receive what any process publishes (see _lifespan).
     app.state.fanout = FanoutConfig.from_settings(settings)
     configure_publisher(app.state.fanout)
-    app.state.hub = Hub()
+    app.state.hub = Hub(cursor_of=_result_cursor, resync=_resync_message)
     # Callbacks are written by group commit; an in-process worker (hisaab serve --with-worker,
     # the demo) is woken as soon as a commit has queued work for it, and only then.
     app.state.wake_worker = None
@@ -169,6 +169,29 @@ async def _subscribe(app: FastAPI, hub: Hub, started: list[Subscriber]) -> None:
     while not await _try_subscribe(app, hub, started, retry_in=delay):
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30.0)
+
+
+def _result_cursor(message: Mapping[str, Any]) -> int | None:
+    """A real-time result's id: where a WebSocket client that fell behind fetches from."""
+    if message.get("type") != "reconciliation_result":
+        return None
+    data = message.get("data")
+    cursor = data.get("resultId") if isinstance(data, Mapping) else None
+    return cursor if isinstance(cursor, int) else None
+
+
+def _resync_message(after: int | None, missed: int, reason: str) -> dict[str, Any]:
+    """What a WebSocket client that fell behind is told: fetch the results after `after`
+    (skipping those it has), then carry on with the stream."""
+    start = after if after is not None else 0
+    return {
+        "type": "resync",
+        "after": start,
+        "missed": missed,
+        "reason": reason,
+        "fetch": f"/api/real-time-reconciliation/results?after={start}",
+        "timestamp": utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
 
 
 def _relay(hub: Hub, message: dict[str, Any]) -> None:

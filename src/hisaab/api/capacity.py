@@ -12,7 +12,10 @@ So an API process follows two rules:
 * at most `request_sessions` requests hold a session across thread-pool calls at once; the
   rest wait for a slot in the event loop (`DbGate`), which blocks no thread;
 * at most `threads` thread-pool calls run at once, and one that opens a session of its own
-  (authentication, STK Push) closes it before it returns.
+  (authentication, STK Push) closes it before it returns;
+* a request's commit (or rollback) runs on threads of its own, one per slot, never waiting
+  for a thread-pool thread: otherwise a request holding SQLite's write lock (or PostgreSQL row
+  locks) could wait for a thread to commit while every thread waits for that lock.
 
 The pool then has a connection for every holder: `threads + request_sessions + reserved`
 (the group commit's writer, an in-process worker, progress updates), and a checkout never
@@ -24,6 +27,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from types import TracebackType
+
+from anyio import CapacityLimiter
 
 # Connections for the process's own threads: the group commit writer, an in-process worker
 # (its session and its job's progress session), a CSV export's reader, and one spare.
@@ -41,7 +46,8 @@ class Capacity:
 
 
 class DbGate:
-    """An asyncio semaphore of `request_sessions` slots, created in the loop that uses it.
+    """`request_sessions` slots (an asyncio semaphore) and as many threads to end sessions
+    with (`enders`), created in the loop that uses them.
 
     A slot is held from a request's first use of its session to the end of its commit, and by
     a streaming response that reads the database for as long as it streams.
@@ -50,6 +56,7 @@ class DbGate:
     def __init__(self, slots: int) -> None:
         self.slots = slots
         self._semaphore: asyncio.Semaphore | None = None
+        self._enders: CapacityLimiter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _current(self) -> asyncio.Semaphore:
@@ -57,7 +64,15 @@ class DbGate:
         if self._semaphore is None or self._loop is not loop:
             # A new event loop (tests run several apps' loops one after another): new slots.
             self._semaphore, self._loop = asyncio.Semaphore(self.slots), loop
+            self._enders = CapacityLimiter(self.slots)
         return self._semaphore
+
+    @property
+    def enders(self) -> CapacityLimiter:
+        """Threads for commits and rollbacks of requests holding a slot (one per slot)."""
+        self._current()
+        assert self._enders is not None
+        return self._enders
 
     async def __aenter__(self) -> None:
         await self._current().acquire()

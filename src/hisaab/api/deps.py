@@ -1,25 +1,34 @@
 """Request dependencies: the database session, the caller, and the permission a route needs.
 
-Only the boundary commits: the session of a request commits after the route returned and
+Only the boundary commits: the session of a request commits once the route returned and
 rolls back when it raised, so a failed request leaves nothing half-written. The commit
-happens before the response is sent (`scope="function"`): a client told 201 can rely on
-the row being there for its next request, and a commit that fails is a 500, not a success.
+happens before the response is sent: a client told 201 can rely on the row being there for
+its next request, and a commit that fails is a 500, not a success.
+
+A sync route's session commits in the route's own thread, as its last step (`Router`): a
+session that has written holds SQLite's write lock (or PostgreSQL row locks) until it
+commits, and a commit left to the dependency's teardown would first wait for the event loop
+to get round to it, which under load made every other writer wait seconds, then fail.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from hisaab.api.capacity import DbGate
 from hisaab.auth.standing import UserStanding
 from hisaab.auth.tokens import Claims, verify_token
 from hisaab.config import Settings
 from hisaab.errors import Forbidden, Unauthenticated
+from hisaab.storage.transient import retrying
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -32,14 +41,59 @@ def get_settings_dep(request: Request) -> Settings:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session, holding one of the process's request slots while it lives
     (hisaab.api.capacity): waiting for a slot blocks no thread, so it cannot deadlock."""
-    async with request.app.state.db_gate:
+    gate: DbGate = request.app.state.db_gate
+    async with gate:
         session: Session = request.app.state.sessions()
         try:
             yield session
         except BaseException:
-            await run_in_threadpool(_rollback_and_close, session)
+            if session.in_transaction():
+                await to_thread.run_sync(_rollback_and_close, session, limiter=gate.enders)
+            else:
+                session.close()
             raise
-        await run_in_threadpool(_commit_and_close, session)
+        if session.in_transaction():  # a route that did not end its own session
+            await to_thread.run_sync(_commit_and_close, session, limiter=gate.enders)
+        else:
+            session.close()  # holds no connection: nothing to wait for
+
+
+class Router(APIRouter):
+    """An APIRouter whose sync endpoints commit their request session (or roll it back when
+    they raise) in their own thread, as their last step (see the module docstring)."""
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint) and not ends_sessions(endpoint):
+            endpoint = _ending_sessions(endpoint)
+        super().add_api_route(path, endpoint, **kwargs)
+
+
+def _ending_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def run(**arguments: Any) -> Any:
+        sessions = [value for value in arguments.values() if isinstance(value, Session)]
+
+        def attempt() -> Any:
+            try:
+                result = endpoint(**arguments)
+                for session in sessions:
+                    session.commit()
+            except BaseException:
+                for session in sessions:
+                    session.rollback()
+                raise
+            return result
+
+        # A deadlock with another request is run again (hisaab.storage.transient).
+        return retrying(attempt)
+
+    run.ends_sessions = True  # type: ignore[attr-defined]
+    return run
+
+
+def ends_sessions(endpoint: object) -> bool:
+    """True for an endpoint `Router` wrapped (for the test that every sync route is)."""
+    return bool(getattr(endpoint, "ends_sessions", False))
 
 
 def _commit_and_close(session: Session) -> None:

@@ -6,11 +6,15 @@ client has a bounded queue of JSON texts and one sender task that awaits `send` 
 order. `broadcast(message)` serialises the message once and appends the same text to every
 queue without awaiting anything: O(clients), never blocked by a client.
 
-A client whose queue is full (it has not taken `queue_size` messages) is disconnected: removed
-from the hub, its sender task cancelled, its waiting messages discarded, and its `on_close`
-called with the reason (given `close_timeout` seconds, in a task of its own). A client whose
-`send` raises is disconnected the same way. Memory per client is therefore bounded, and a
-disconnected client reconnects and refetches state.
+A client that falls behind (its queue is full: it has not taken `queue_size` messages) is
+never silently cut off from what it missed: its waiting messages are dropped and replaced by
+one `resync` message saying how many it missed and the cursor to fetch them from (`after`:
+below the smallest cursor it missed, so fetching everything after it, and skipping what it
+already has, loses nothing). Messages carry a cursor when the hub's `cursor_of` finds one in
+them (the real-time results' ids). A client that has taken nothing at all since its last
+resync when its queue fills again is not reading: it is disconnected, its `on_close` called
+with the reason (given `close_timeout` seconds, in a task of its own). A client whose `send`
+raises is disconnected the same way. Memory per client is therefore bounded.
 
 All methods run on the hub's event loop (the one the clients registered on).
 """
@@ -32,8 +36,26 @@ logger = logging.getLogger("hisaab.pubsub.hub")
 
 SendFunction = Callable[[str], Awaitable[None]]
 CloseHandler = Callable[[str], Awaitable[None] | None]
+CursorOf = Callable[[Mapping[str, Any]], int | None]
+# resync(after, missed, reason) -> the message telling a client what it missed
+ResyncMessage = Callable[[int | None, int, str], Mapping[str, Any]]
 
 DEFAULT_QUEUE_SIZE = 1_000
+
+
+def plain_resync(after: int | None, missed: int, reason: str) -> dict[str, Any]:
+    return {"type": "resync", "after": after, "missed": missed, "reason": reason}
+
+
+class _Resync:
+    """Where a client's resync message waits in its queue until it is sent."""
+
+    def __init__(self, after: int | None, missed: int) -> None:
+        self.after = after
+        self.missed = missed
+
+
+_Item = tuple[str, int | None] | _Resync
 
 
 class Client:
@@ -49,12 +71,15 @@ class Client:
     ) -> None:
         self.id = client_id
         self.delivered = 0
+        self.resyncs = 0
+        self.last_cursor: int | None = None  # of the last message handed to `send`
         self.closed_reason: str | None = None
         self._hub = hub
         self._send = send
         self._on_close = on_close
         self._queue_size = queue_size
-        self._queue: deque[str] = deque()
+        self._queue: deque[_Item] = deque()
+        self._delivered_at_resync: int | None = None
         self._wakeup: asyncio.Future[None] | None = None
         self._task = asyncio.get_running_loop().create_task(
             self._pump(), name=f"hub client {client_id}"
@@ -73,14 +98,41 @@ class Client:
         """Messages queued for this client and not yet handed to `send`."""
         return len(self._queue)
 
-    def _offer(self, text: str) -> bool:
+    def _offer(self, text: str, cursor: int | None) -> bool:
         """Queue `text`; False when the queue is full."""
         if len(self._queue) >= self._queue_size:
             return False
-        self._queue.append(text)
+        self._queue.append((text, cursor))
+        self._wake()
+        return True
+
+    def _wake(self) -> None:
         wakeup = self._wakeup
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
+
+    def _fell_behind(self, text: str, cursor: int | None) -> bool:
+        """Replace what is waiting (and `text`) by a resync; False if the client is not
+        reading at all (it took nothing since its last resync) and must go."""
+        if self._delivered_at_resync is not None and self.delivered == self._delivered_at_resync:
+            return False
+        dropped: list[_Item] = [*self._queue, (text, cursor)]
+        self._queue.clear()
+        after: int | None = None
+        missed = 0
+        for item in dropped:
+            if isinstance(item, _Resync):  # an earlier resync not sent yet: it still counts
+                after, missed = _lower(after, item.after), missed + item.missed
+            else:
+                missed += 1
+                if item[1] is not None:
+                    after = _lower(after, item[1] - 1)
+        if after is None:
+            after = self.last_cursor
+        self._queue.append(_Resync(after, missed))
+        self._delivered_at_resync = self.delivered
+        self.resyncs += 1
+        self._wake()
         return True
 
     async def _pump(self) -> None:
@@ -93,7 +145,13 @@ class Client:
                     await self._wakeup
                     self._wakeup = None
                     continue
-                await self._send(queue.popleft())
+                item = queue.popleft()
+                if isinstance(item, _Resync):
+                    await self._send(self._hub._resync_text(item))
+                else:
+                    await self._send(item[0])
+                    if item[1] is not None:
+                        self.last_cursor = item[1]
                 self.delivered += 1
                 self._hub.delivered += 1
         except asyncio.CancelledError:
@@ -102,17 +160,33 @@ class Client:
             self._hub._disconnect(self, f"send failed: {type(exc).__name__}: {exc}", slow=False)
 
 
+def _lower(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
+
+
 class Hub:
     """The set of connected clients and the broadcast to all of them."""
 
-    def __init__(self, *, queue_size: int = DEFAULT_QUEUE_SIZE, close_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        close_timeout: float = 5.0,
+        cursor_of: CursorOf | None = None,
+        resync: ResyncMessage = plain_resync,
+    ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self.queue_size = queue_size
         self.close_timeout = close_timeout
+        self._cursor_of = cursor_of
+        self._resync = resync
         self.broadcasts = 0
         self.delivered = 0  # messages handed to clients' send, all clients together
-        self.dropped_clients = 0  # disconnected because their queue was full
+        self.resyncs = 0  # times a client fell behind and was sent a resync
+        self.dropped_clients = 0  # disconnected because they read nothing, even after a resync
         self.failed_clients = 0  # disconnected because their send raised
         self._clients: dict[int, Client] = {}
         self._ids = itertools.count(1)
@@ -130,6 +204,7 @@ class Hub:
             "clients": len(self._clients),
             "broadcasts": self.broadcasts,
             "delivered": self.delivered,
+            "resyncs": self.resyncs,
             "dropped_clients": self.dropped_clients,
             "failed_clients": self.failed_clients,
         }
@@ -151,22 +226,32 @@ class Hub:
     def broadcast(self, message: Mapping[str, Any]) -> int:
         """Send `message` (serialised once) to every client; returns how many took it."""
         text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return self.broadcast_text(text)
+        cursor = self._cursor_of(message) if self._cursor_of is not None else None
+        return self.broadcast_text(text, cursor=cursor)
 
-    def broadcast_text(self, text: str) -> int:
-        """Send a JSON text to every client; a client with a full queue is disconnected."""
+    def broadcast_text(self, text: str, *, cursor: int | None = None) -> int:
+        """Send a JSON text to every client; a client with a full queue gets a resync."""
         self.broadcasts += 1
         slow: list[Client] = []
         for client in self._clients.values():
-            if not client._offer(text):
+            if not client._offer(text, cursor):
                 slow.append(client)
         for client in slow:
+            if client._fell_behind(text, cursor):
+                self.resyncs += 1
+                logger.info("hub: client %d fell behind; resync queued", client.id)
+                continue
             self._disconnect(
                 client,
-                f"too slow: {self.queue_size} messages were waiting for it",
+                f"not reading: {self.queue_size} messages were waiting for it again after a resync",
                 slow=True,
             )
         return len(self._clients)
+
+    def _resync_text(self, item: _Resync) -> str:
+        reason = f"fell behind: {self.queue_size} messages were waiting for it"
+        message = self._resync(item.after, item.missed, reason)
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
     def _disconnect(self, client: Client, reason: str, *, slow: bool | None) -> None:
         """Remove a client and call its on_close; `slow`: True too slow, False send failed."""

@@ -451,9 +451,10 @@ Result = tuple[str, str, str, Sequence[Issue], dt.datetime | None]
 
 def save_reconciliations(
     session: Session, decisions: Mapping[str, Decision], results: Sequence[Result], now: dt.datetime
-) -> None:
+) -> dict[str, int]:
     """Write each decided session's new status (as `outcome_values` says) and append one
-    result row per `results` entry: one statement on PostgreSQL, whatever the batch size."""
+    result row per `results` entry: one statement on PostgreSQL, whatever the batch size.
+    Returns each result row's id by session (a result's cursor for clients catching up)."""
     outcomes = [
         {
             "id": sid,
@@ -482,12 +483,12 @@ def save_reconciliations(
     ]
     connection = session.connection()
     if on_postgres(session):
-        if outcomes or rows:
-            connection.execute(
-                _PG_SAVE,
-                {"now": now, "outcomes": _json_rows(outcomes), "results": _json_rows(rows)},
-            )
-        return
+        if not (outcomes or rows):
+            return {}
+        saved = connection.execute(
+            _PG_SAVE, {"now": now, "outcomes": _json_rows(outcomes), "results": _json_rows(rows)}
+        )
+        return {sid: rid for sid, rid in saved}
     # SQLite: one executemany per shape of update (which columns a decision sets).
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for sid, decision in sorted(decisions.items()):
@@ -502,8 +503,10 @@ def save_reconciliations(
             .values({c: bindparam(f"b_{c}") for c in columns})
         )
         connection.execute(statement, params)
-    if rows:
-        connection.execute(insert(RESULTS), rows)
+    if not rows:
+        return {}
+    saved = connection.execute(insert(RESULTS).returning(RESULTS.c.session_id, RESULTS.c.id), rows)
+    return {sid: rid for sid, rid in saved}
 
 
 # The same change as outcome_values, for many sessions at once (a receipt comes with its paid
@@ -529,6 +532,7 @@ _PG_SAVE = text(
     SELECT session_id, status, trigger, issues, processing_us, event_received_at, created_at
     FROM json_to_recordset(CAST(:results AS json)) AS r(session_id text, status text, trigger text,
         issues text, processing_us bigint, event_received_at timestamptz, created_at timestamptz)
+    RETURNING session_id, id
     """
 )
 
@@ -593,6 +597,21 @@ def note_discrepancy(
         )
     )
     return False
+
+
+def results_after(
+    session: Session, after: int, limit: int
+) -> list[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
+    """Results with an id above `after`, oldest first, each with its session as it is now."""
+    found = (
+        session.execute(
+            select(RESULTS).where(RESULTS.c.id > after).order_by(RESULTS.c.id).limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    sessions = load_sessions(session, sorted({r["session_id"] for r in found}))
+    return [(dict(r), sessions.get(r["session_id"])) for r in found]
 
 
 def session_row(session: Session, session_id: str) -> Mapping[str, Any] | None:

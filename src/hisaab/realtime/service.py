@@ -9,6 +9,7 @@ job runs again.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,7 +90,7 @@ def reconcile_sessions(
     now = utcnow()
     # A session that is not there is a failed reconciliation: counted (the stats' failures
     # and error rate) and announced like any other result.
-    repo.save_reconciliations(
+    result_ids = repo.save_reconciliations(
         db,
         decisions,
         [
@@ -110,6 +111,7 @@ def reconcile_sessions(
         request = requests[sid]
         if sid not in views:
             message = _message(sid, "failed", None, request.trigger, now, request.event_received_at)
+            message["resultId"] = result_ids.get(sid[:64])
             message["error"] = f"no payment session {sid!r}"
             announcements.append({"type": "reconciliation_result", "data": message})
             outcomes.append(Outcome(sid, "failed", message))
@@ -131,6 +133,7 @@ def reconcile_sessions(
         message = _message(
             sid, decision.result_status, row, request.trigger, now, request.event_received_at
         )
+        message["resultId"] = result_ids.get(sid)
         message["issues"] = [i.as_dict() for i in decision.issues]
         announcements.append({"type": "reconciliation_result", "data": message})
         for issue in new:
@@ -268,6 +271,24 @@ def _message(
             "timestamp": _iso(now),
         },
     }
+
+
+def stored_result_message(result: Mapping[str, Any], row: Any) -> dict[str, Any]:
+    """A stored result as the `reconciliation_result` data it was broadcast as (the session's
+    details as they are now): what a client that fell behind fetches."""
+    message = _message(
+        result["session_id"],
+        result["status"],
+        row,
+        result["trigger"],
+        result["created_at"],
+        result["event_received_at"],
+    )
+    message["resultId"] = result["id"]
+    message["issues"] = json.loads(result["issues"] or "[]")
+    if row is None:
+        message["error"] = f"no payment session {result['session_id']!r}"
+    return message
 
 
 def session_details(row: Any) -> dict[str, Any]:

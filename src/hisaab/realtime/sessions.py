@@ -20,7 +20,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from anyio import CancelScope, to_thread
 from sqlalchemy import insert, update
@@ -39,8 +39,10 @@ from hisaab.mpesa.phones import normalise_phone
 from hisaab.realtime import repository as repo
 from hisaab.realtime import triggers
 from hisaab.storage.models import utcnow
+from hisaab.storage.transient import retrying
 
 SessionFactory = Callable[[], Session]
+T = TypeVar("T")
 MAX_ID = 64
 MAX_REFERENCE = 64
 MAX_AMOUNT_MINOR = 2**63 - 1  # the BIGINT column
@@ -220,7 +222,7 @@ async def stk_push(
     record the answer. Once taken, the rest runs to its end even if the caller goes away, so
     a session is never left `processing` without what Daraja said."""
     url = callback_url(settings, "/api/mpesa/callback")
-    row = await to_thread.run_sync(_take_for_push, sessions, session_id, claims)
+    row = await to_thread.run_sync(_retried, _take_for_push, sessions, session_id, claims)
     with CancelScope(shield=True):
         reference = row["account_reference"] or session_id[-12:]
         sent_at = utcnow()
@@ -229,12 +231,17 @@ async def stk_push(
                 row["amount_minor"], row["phone"], reference, description, url
             )
         except HisaabError as exc:
-            await to_thread.run_sync(_push_refused, sessions, session_id, sent_at, exc)
+            await to_thread.run_sync(_retried, _push_refused, sessions, session_id, sent_at, exc)
             raise
         fresh = await to_thread.run_sync(
-            _push_accepted, sessions, session_id, claims, row, answer, sent_at
+            _retried, _push_accepted, sessions, session_id, claims, row, answer, sent_at
         )
     return fresh
+
+
+def _retried(transaction: Callable[..., T], *args: Any) -> T:
+    """`transaction(*args)`, run again if the database aborts it for a deadlock."""
+    return retrying(lambda: transaction(*args))
 
 
 def _take_for_push(sessions: SessionFactory, session_id: str, claims: Claims) -> dict[str, Any]:
@@ -446,11 +453,13 @@ async def query(
     sessions: SessionFactory, session_id: str, claims: Claims, client: AsyncDarajaClient
 ) -> dict[str, Any]:
     """Ask Daraja about a session's push now and reconcile with what it says."""
-    row = await to_thread.run_sync(_queryable, sessions, session_id, claims)
+    row = await to_thread.run_sync(_retried, _queryable, sessions, session_id, claims)
     checkout = row["checkout_request_id"]
     outcome = await ask_daraja_async(client, checkout)
     with CancelScope(shield=True):
-        result = await to_thread.run_sync(_record_asked, sessions, session_id, checkout, outcome)
+        result = await to_thread.run_sync(
+            _retried, _record_asked, sessions, session_id, checkout, outcome
+        )
     return result
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
-from hisaab.api.deps import CurrentUser, SessionDep, SettingsDep
+from hisaab.api.deps import CurrentUser, Router, SessionDep, SettingsDep
 from hisaab.audit import log as audit
 from hisaab.auth.tokens import Claims, issue_token
 from hisaab.auth.users import authenticate
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = Router(prefix="/api/auth", tags=["auth"])
 
 
 class LoginRequest(BaseModel):

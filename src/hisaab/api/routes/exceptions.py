@@ -10,10 +10,10 @@ import datetime as dt
 import json
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from hisaab.api.deps import CurrentUser, SessionDep, SettingsDep, require
+from hisaab.api.deps import CurrentUser, Router, SessionDep, SettingsDep, require
 from hisaab.auth.roles import (
     EXCEPTIONS_APPROVE,
     EXCEPTIONS_RESOLVE,
@@ -26,7 +26,7 @@ from hisaab.recon import exceptions as workflow
 from hisaab.recon.approval import ApprovalThresholds
 from hisaab.recon.exceptions import ExceptionWithHistory
 
-router = APIRouter(prefix="/api/exceptions", tags=["exceptions"])
+router = Router(prefix="/api/exceptions", tags=["exceptions"])
 
 # Platform staff holding one of these read every exception; a merchant-admin reads its own.
 PLATFORM_READ: Final = frozenset({EXCEPTIONS_RESOLVE, OVERVIEW_READ})

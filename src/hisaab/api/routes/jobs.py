@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi import Path as FastAPIPath
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -20,14 +20,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from hisaab.api.deps import CurrentUser, SessionDep, SettingsDep, require
+from hisaab.api.deps import CurrentUser, Router, SessionDep, SettingsDep, require
 from hisaab.auth.roles import RECONCILIATION_WRITE
 from hisaab.auth.tokens import Claims
 from hisaab.errors import Forbidden, HisaabError
 from hisaab.recon import export, files
 from hisaab.recon import jobs as service
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = Router(prefix="/api/jobs", tags=["jobs"])
 
 # Job ids are INTEGER (32-bit on PostgreSQL): larger numbers are a 422, never an overflow in
 # the database.
@@ -267,17 +267,23 @@ async def upload_file(
                 [{"loc": ("body", "file"), "msg": "a file part is required", "type": "missing"}]
             )
         fields = _form_fields(form.get("side"), form.get("template"))
-        result = await run_in_threadpool(
-            service.store_upload,
-            session,
-            claims,
-            job_id,
-            side=fields.side,
-            template=fields.template,
-            stream=upload.file,
-            filename=upload.filename or "upload",
-            data_dir=Path(settings.data_dir),
-        )
+
+        def store() -> service.UploadResult:
+            # Committed in this thread, as sync routes' sessions are (hisaab.api.deps).
+            stored = service.store_upload(
+                session,
+                claims,
+                job_id,
+                side=fields.side,
+                template=fields.template,
+                stream=upload.file,
+                filename=upload.filename or "upload",
+                data_dir=Path(settings.data_dir),
+            )
+            session.commit()
+            return stored
+
+        result = await run_in_threadpool(store)
     finally:
         await form.close()
     if result.duplicate:

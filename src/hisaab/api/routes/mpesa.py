@@ -22,13 +22,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hisaab.api.deps import CurrentUser, SessionDep
+from hisaab.api.deps import CurrentUser, Router, SessionDep
 from hisaab.errors import InputError
 from hisaab.mpesa.client import AsyncDarajaClient
 from hisaab.realtime import intake, sessions
@@ -36,8 +36,9 @@ from hisaab.realtime.repository import EVENTS
 from hisaab.realtime.rules import masked_phone
 from hisaab.realtime.service import session_details
 from hisaab.storage.models import utcnow
+from hisaab.storage.transient import retrying
 
-router = APIRouter(tags=["m-pesa"])
+router = Router(tags=["m-pesa"])
 
 Secret = Annotated[str | None, Query(description="the deployment's callback secret")]
 _SESSION_BODY = {
@@ -148,7 +149,7 @@ async def create_session(request: Request, claims: CurrentUser) -> dict[str, Any
         with request.app.state.sessions() as db, db.begin():
             return session_view(sessions.create_session(db, values, claims))
 
-    return await run_in_threadpool(create)
+    return await run_in_threadpool(retrying, create)
 
 
 @router.get("/api/sessions/{session_id}")

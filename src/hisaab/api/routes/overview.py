@@ -11,15 +11,15 @@ import datetime as dt
 import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
-from hisaab.api.deps import SessionDep, SettingsDep, require
+from hisaab.api.deps import Router, SessionDep, SettingsDep, require
 from hisaab.auth.roles import OVERVIEW_READ
 from hisaab.auth.tokens import Claims
 from hisaab.overview import service
 from hisaab.overview.cache import TTLCache
 
-router = APIRouter(prefix="/api", tags=["overview"])
+router = Router(prefix="/api", tags=["overview"])
 
 Reader = Annotated[Claims, Depends(require(OVERVIEW_READ))]
 FromDate = Annotated[

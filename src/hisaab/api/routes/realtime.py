@@ -5,6 +5,7 @@
     POST /api/real-time-reconciliation/bulk                  reconcile several now
     POST /api/real-time-reconciliation/queue/{sessionId}     reconcile in the background
     GET  /api/real-time-reconciliation/active
+    GET  /api/real-time-reconciliation/results?after=<resultId>   results since a cursor
     WS   /ws/real-time-reconciliation?token=<jwt>
 
 Bodies and messages follow the seed. Every route needs `realtime:admin` (the admin role).
@@ -20,12 +21,12 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from hisaab.api.deps import SessionDep, require
+from hisaab.api.deps import Router, SessionDep, require
 from hisaab.audit.log import record as audit
 from hisaab.auth.roles import REALTIME_ADMIN
 from hisaab.auth.tokens import Claims, verify_token
@@ -37,7 +38,7 @@ from hisaab.realtime import service, stats
 from hisaab.storage.models import utcnow
 
 logger = logging.getLogger("hisaab.realtime.ws")
-router = APIRouter(prefix="/api/real-time-reconciliation", tags=["real-time"])
+router = Router(prefix="/api/real-time-reconciliation", tags=["real-time"])
 ws_router = APIRouter()
 
 Admin = Annotated[Claims, Depends(require(REALTIME_ADMIN))]
@@ -148,6 +149,29 @@ def queue_session(
     )
     _active, queued = stats.queue_figures(session)
     return {"success": True, "queued": True, "sessionId": session_id, "queueLength": queued}
+
+
+@router.get("/results")
+def get_results(
+    session: SessionDep,
+    _: Admin,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Results with a `resultId` above `after`, oldest first: how a client that was sent a
+    `resync` (or reconnected) fetches what it missed. Page on with `nextAfter`."""
+    found = repo.results_after(session, after, limit)
+    results = [
+        {"type": "reconciliation_result", "data": service.stored_result_message(r, row)}
+        for r, row in found
+    ]
+    last = found[-1][0]["id"] if found else None
+    return {
+        "success": True,
+        "results": results,
+        "nextAfter": last if len(found) == limit else None,
+        "lastResultId": last if last is not None else after,
+    }
 
 
 @router.get("/active")
