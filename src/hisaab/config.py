@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     overview_cache_seconds: int = Field(
         default=30, ge=0, le=3600, description="how long overview answers are cached"
     )
+    access_log: bool = Field(
+        default=True, description="one JSON line per HTTP request on standard error"
+    )
     auth_cache_seconds: float = Field(
         default=1.0,
         ge=0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hisaab.cli.main import main
@@ -105,3 +107,30 @@ def test_audit_verify_reports_intact_then_tampered(
         assert "audit entry 2 was tampered with" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
+
+
+def test_serve_refuses_several_processes_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HISAAB_DATABASE_URL", f"sqlite:///{tmp_path / 'hisaab.db'}")
+    monkeypatch.setenv("HISAAB_JWT_SECRET", "serve-test-secret-0123456789abcdef-0123")
+    get_settings.cache_clear()
+    try:
+        assert run("serve", "--workers", "2") == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "--workers needs PostgreSQL" in err and "Traceback" not in err
+
+
+def test_serve_refuses_an_embedded_worker_beside_several_processes(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HISAAB_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("HISAAB_JWT_SECRET", "serve-test-secret-0123456789abcdef-0123")
+    get_settings.cache_clear()
+    try:
+        assert run("serve", "--workers", "2", "--with-worker") == 2
+    finally:
+        get_settings.cache_clear()
+    assert "run `hisaab worker` beside" in capsys.readouterr().err

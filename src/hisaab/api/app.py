@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from hisaab import __version__
 from hisaab.api import callback_path, errors
+from hisaab.api.access import AccessLog
 from hisaab.api.capacity import Capacity, DbGate
 from hisaab.api.context import RequestContext
 from hisaab.api.ratelimit import make_limiter
@@ -72,7 +73,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
 
     app.state.http_metrics = (requests, latency)
-    app.add_middleware(RequestContext, requests=requests, latency=latency)
+    app.state.access_log = AccessLog() if settings.access_log else None
+    app.add_middleware(
+        RequestContext, requests=requests, latency=latency, access_log=app.state.access_log
+    )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(auth.router)

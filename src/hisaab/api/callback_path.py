@@ -59,9 +59,12 @@ async def handle(app: FastAPI, scope: Scope, receive: Receive, send: Send) -> bo
     except _Disconnected:
         status = 499  # nginx's "client closed request", for the metrics only
     finally:
+        elapsed = time.perf_counter() - started
         requests, latency = state.http_metrics
         requests.labels("POST", PATH, str(status)).inc()
-        latency.labels(PATH).observe(time.perf_counter() - started)
+        latency.labels(PATH).observe(elapsed)
+        if state.access_log is not None:
+            state.access_log.record(scope, status, elapsed, request_id)
     return True
 
 

@@ -1,4 +1,5 @@
-"""Per-request context for HTTP: a request id on every response and log line, and metrics."""
+"""Per-request context for HTTP: a request id on every response and log line, metrics, and
+the access log line (hisaab.api.access)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hisaab.api.access import AccessLog
 from hisaab.logs import request_id_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -38,10 +40,18 @@ class RequestContext:
     counts it in the metrics. Plain ASGI rather than BaseHTTPMiddleware, which costs an extra
     task and body stream per request on the callback path."""
 
-    def __init__(self, app: ASGIApp, *, requests: Counter, latency: Histogram) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        requests: Counter,
+        latency: Histogram,
+        access_log: AccessLog | None = None,
+    ) -> None:
         self.app = app
         self.requests = requests
         self.latency = latency
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,6 +72,9 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(route).observe(time.perf_counter() - started)
+            self.latency.labels(route).observe(elapsed)
+            if self.access_log is not None:
+                self.access_log.record(scope, status, elapsed, request_id)

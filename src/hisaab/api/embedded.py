@@ -14,6 +14,7 @@ import threading
 import uvicorn
 from fastapi import FastAPI
 
+from hisaab.config import Settings
 from hisaab.queue.jobs import BATCH_HANDLERS, arm
 from hisaab.queue.retention import PRUNE_JOB
 from hisaab.queue.worker import Worker, load_handlers
@@ -44,10 +45,11 @@ def start_worker(app: FastAPI, *, poll_seconds: float = 0.5) -> tuple[Worker, th
     return worker, thread
 
 
-def serve(
-    app: FastAPI, *, host: str, port: int, with_worker: bool, access_log: bool = True
-) -> None:
-    """Serve `app` until interrupted; with `with_worker`, run a worker thread alongside."""
+def serve(app: FastAPI, *, host: str, port: int, with_worker: bool) -> None:
+    """Serve `app` until interrupted; with `with_worker`, run a worker thread alongside.
+
+    uvicorn's own access log stays off: the app writes its own (hisaab.api.access).
+    """
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     worker = thread = None
     if with_worker:
@@ -59,10 +61,38 @@ def serve(
             port=port,
             log_config=None,
             log_level="info",
-            access_log=access_log,
+            access_log=False,
             ws_per_message_deflate=app.state.settings.ws_compression,
         )
     finally:
         if worker is not None and thread is not None:
             worker.stop()
             thread.join(timeout=10)
+
+
+def serve_processes(*, host: str, port: int, workers: int, settings: Settings) -> None:
+    """Serve the API from `workers` processes on one port (uvicorn's supervisor: it restarts
+    a process that dies). Each process builds its app from the environment's settings; the
+    fan-out (PostgreSQL NOTIFY, or Redis) reaches every process's WebSocket clients."""
+    uvicorn.run(
+        "hisaab.api.embedded:process_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        log_level="info",
+        access_log=False,
+        ws_per_message_deflate=settings.ws_compression,
+    )
+
+
+def process_app() -> FastAPI:
+    """The app of one of `hisaab serve --workers N`'s processes."""
+    from hisaab.api.app import create_app
+    from hisaab.config import get_settings
+    from hisaab.logs import configure_logging
+
+    configure_logging("INFO")
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    return create_app(get_settings())

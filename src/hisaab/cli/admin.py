@@ -46,7 +46,11 @@ def serve_command(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     access_log: Annotated[
-        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log every request (one JSON line on standard error; HISAAB_ACCESS_LOG).",
+        ),
     ] = True,
     with_worker: Annotated[
         bool,
@@ -55,21 +59,57 @@ def serve_command(
             help="Also run background jobs in this process (the embedded, SQLite deployment).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="API processes sharing the port (PostgreSQL only; run `hisaab worker` beside "
+            "them for background jobs).",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate the database, then serve the API (OpenAPI at /docs)."""
+    import os
+
     from hisaab.api.app import create_app
-    from hisaab.api.embedded import serve
+    from hisaab.api.embedded import serve, serve_processes
     from hisaab.config import get_settings
+    from hisaab.errors import InputError
     from hisaab.logs import configure_logging
     from hisaab.storage.migrate import upgrade
 
+    if not access_log:
+        os.environ["HISAAB_ACCESS_LOG"] = "false"  # for the processes --workers starts too
+        get_settings.cache_clear()
     settings = get_settings()
+    if workers > 1:
+        if not settings.database_url.startswith("postgresql"):
+            raise InputError(
+                "--workers needs PostgreSQL: SQLite has one writer at a time, so more API "
+                "processes would only wait for each other",
+                column="--workers",
+                expected="HISAAB_DATABASE_URL=postgresql://..., or one process (the default)",
+            )
+        if with_worker:
+            raise InputError(
+                "--with-worker runs jobs inside the one API process; with --workers, run "
+                "`hisaab worker` beside the API processes instead",
+                column="--with-worker",
+            )
     app = create_app(settings)  # refuses to start without HISAAB_JWT_SECRET
     upgrade(settings.database_url)
-    typer.echo(f"Hisaab API on http://{host}:{port} (docs at http://{host}:{port}/docs)")
+    typer.echo(
+        f"Hisaab API on http://{host}:{port} (docs at http://{host}:{port}/docs)"
+        + (f", {workers} processes" if workers > 1 else "")
+    )
     # One log format for everything: uvicorn's loggers propagate to the masked JSON handler.
     configure_logging("INFO")
-    serve(app, host=host, port=port, with_worker=with_worker, access_log=access_log)
+    if workers > 1:
+        serve_processes(host=host, port=port, workers=workers, settings=settings)
+    else:
+        serve(app, host=host, port=port, with_worker=with_worker)
 
 
 @users_app.command("create")
