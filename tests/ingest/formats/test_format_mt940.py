@@ -545,3 +545,67 @@ def test_wrapped_information_line_that_looks_like_a_tag_continues_it(tmp_path: P
         statement_of(":61:2401150115D6,00N024NONREF\n:86:805?00ENTGELT?602017-01-01T13\n:12:11\n"),
     )
     assert result.table.to_pylist()[0]["narration"] == "ENTGELT 2017-01-01T13:12:11"
+
+
+RUSSIAN_PAYMENT = (
+    ":20:1\n:25:40702810900000012345\n:60F:C240101RUB100000,00\n"
+    ":61:2401050105D1500,00NTRFNONREF\n:86:Оплата по счету 15 от 01.01.2024, НДС не облагается\n"
+    ":62F:C240105RUB98500,00\n"
+)
+
+
+def test_windows_1251_cyrillic_is_read_and_noted(tmp_path: Path) -> None:
+    path = tmp_path / "statement.sta"
+    path.write_bytes(RUSSIAN_PAYMENT.encode("cp1251"))
+    result = mt940.parse(path)
+    assert [row["narration"] for row in result.table.to_pylist()] == [
+        "Оплата по счету 15 от 01.01.2024, НДС не облагается"
+    ]
+    assert any("read as Windows-1251" in note for note in result.notes)
+
+
+def test_code_page_866_cyrillic_is_read_and_noted(tmp_path: Path) -> None:
+    path = tmp_path / "statement.sta"
+    path.write_bytes(RUSSIAN_PAYMENT.encode("cp866"))
+    result = mt940.parse(path)
+    assert [row["narration"] for row in result.table.to_pylist()] == [
+        "Оплата по счету 15 от 01.01.2024, НДС не облагается"
+    ]
+    assert any("read as code page 866" in note for note in result.notes)
+
+
+def test_iso_8859_2_polish_letters_are_read(tmp_path: Path) -> None:
+    # mBank's exports: "OPŁATA ZA PRZELEW" in ISO-8859-2, which Windows-1252 reads "OP£ATA".
+    path = tmp_path / "statement.sta"
+    text = statement_of(
+        ":61:0710231023DN2,50NCHGNONREF//BR07296102000003\n"
+        ":86:839 OPŁATA ZA PRZEKAZ; ŚWINOUJŚCIE; ZAKŁAD WYTWÓRCZY\n",
+        opening="C071023PLN100,00",
+    )
+    path.write_bytes(text.encode("iso8859_2"))
+    result = mt940.parse(path)
+    [row] = result.table.to_pylist()
+    assert row["narration"] == "839 OPŁATA ZA PRZEKAZ; ŚWINOUJŚCIE; ZAKŁAD WYTWÓRCZY"
+    assert any("read as ISO-8859-2" in note for note in result.notes)
+
+
+def test_code_page_852_hungarian_letters_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "statement.sta"
+    text = statement_of(
+        ":61:1710111011D2402,00NTRFNONREF\n:86:Átutalás jóváírása, ügyfél Győr\n",
+        opening="C171011HUF627311,30",
+    )
+    path.write_bytes(text.encode("cp852"))
+    [row] = mt940.parse(path).table.to_pylist()
+    assert row["narration"] == "Átutalás jóváírása, ügyfél Győr"
+
+
+def test_western_letters_are_still_read_as_windows_1252(tmp_path: Path) -> None:
+    path = tmp_path / "statement.sta"
+    text = statement_of(":61:2401150115D9,00NTRFNONREF\n:86:Überweisung Müller Gläubiger\n")
+    path.write_bytes(text.encode("cp1252"))
+    result = mt940.parse(path)
+    assert [row["narration"] for row in result.table.to_pylist()] == [
+        "Überweisung Müller Gläubiger"
+    ]
+    assert any("read as Windows-1252" in note for note in result.notes)
