@@ -547,6 +547,37 @@ def test_wrapped_information_line_that_looks_like_a_tag_continues_it(tmp_path: P
     assert result.table.to_pylist()[0]["narration"] == "ENTGELT 2017-01-01T13:12:11"
 
 
+def test_dash_line_inside_wrapped_information_continues_it(tmp_path: Path) -> None:
+    # ING wraps a mandate reference "MND-EV01" so that the "-" stands on a line of its own.
+    result = read(
+        tmp_path,
+        statement_of(
+            ":61:1402200220D1,14NDDTEREF//00000000001009\n"
+            ":86:/EREF/EV123//MARF/MND\n-\nEV01//REMI/USTD//INSURANCE FEB/\n"
+            ":61:1402200220C32,00NTRF9001123412341234//00000000001011\n"
+            ":86:/REMI/USTD//INVOICE 77/\n",
+            closing="C140220EUR1030,86",
+        ),
+    )
+    assert amounts(result) == [(114, "DR"), (3200, "CR")]
+    assert result.table.to_pylist()[0]["narration"] == (
+        "/EREF/EV123//MARF/MND - EV01//REMI/USTD//INSURANCE FEB/"
+    )
+    assert result.findings == []
+
+
+def test_dash_line_before_the_next_message_still_ends_the_statement(tmp_path: Path) -> None:
+    # Statement information (:86: after the closing balance), "-", then the bank's header lines.
+    message = (
+        ":20:STMT1\n:25:517852257\n:60F:C110522EUR100,00\n:61:1105240524D9,N192NONREF\n"
+        ":86:GIRO 428428 KPN\n:62F:C110524EUR91,00\n:86:SALDO\n-\nABNANL2A\n940\nABNANL2A\n"
+    )
+    result = read(tmp_path, message + message.replace("STMT1", "STMT2"))
+    assert amounts(result) == [(900, "DR"), (900, "DR")]
+    assert [row["narration"] for row in result.table.to_pylist()] == ["GIRO 428428 KPN"] * 2
+    assert result.findings == []
+
+
 RUSSIAN_PAYMENT = (
     ":20:1\n:25:40702810900000012345\n:60F:C240101RUB100000,00\n"
     ":61:2401050105D1500,00NTRFNONREF\n:86:Оплата по счету 15 от 01.01.2024, НДС не облагается\n"

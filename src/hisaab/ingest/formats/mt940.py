@@ -12,7 +12,11 @@ What banks really send, and how it is read:
   or without SOH/ETX control characters), `-`, `-XXX` and `$` trailers, bank header lines
   such as `ABNANL2A` / `940` / `ABNANL2A`, `0000 01INGBNL2AXXXX00001` or `:940:`, text before
   the first tag, blank lines, spaces at line ends, CRLF, LF or CR line ends, no final line
-  end, a UTF-8 BOM, Windows-1252 or Latin-1 bytes.
+  end, a UTF-8 BOM; text that is not UTF-8 is read in the code page it reads best in
+  (Windows-1252, ISO-8859-2, Windows-1250, code page 852 or 850, Windows-1251 or code page 866
+  for Cyrillic), with a note. A "-" line is the end of a message only when the next message
+  (or the end of the file) follows it; inside a wrapped :86: ("MARF/MND" "-" "EV01...") it is
+  text.
 * A statement starts at :20:; a :25:, :28C:, :60F: or :61: after a closed statement (one that
   had its closing balance or trailer) starts the next one when the bank left out :20:.
 * Several statements in one file, statements split into :28C: pages (:62M: closing one page,
@@ -87,6 +91,9 @@ _CLOSING_TAGS = ("62F", "62M", "62")
 _BALANCE_TAGS = frozenset({*_OPENING_TAGS, *_CLOSING_TAGS, "64", "65"})
 # Tags that begin a statement when the bank left out its :20: reference.
 _START_TAGS = frozenset({"25", "28", "28C", "60F", "60M", "60", "61"})
+# What may follow the "-" that ends a message: the next message (its envelope or first tag)
+# or the end of the file (None).
+_MESSAGE_STARTS = frozenset({None, "{", "20", "25", "28", "28C", "60F", "60M", "60"})
 # Tags whose value may run over several lines; any other tag is one line, and a loose line
 # after it is the bank's own wrapping (a header or trailer), not part of the field.
 _MULTILINE_TAGS = frozenset({"61", "86", "NS"})
@@ -213,7 +220,9 @@ def _scan(text: str, path: Path, notes: list[str]) -> list[_Block]:
     current: _Block | None = None
     last: _Field | None = None  # the field loose lines continue, if it may run on
     pending_colon: int | None = None
-    for number, raw_line in enumerate(_LINE_BREAK.split(text), start=1):
+    raw_lines = _LINE_BREAK.split(text)
+    next_tags = _next_tags(raw_lines)
+    for number, raw_line in enumerate(raw_lines, start=1):
         line = _CONTROL.sub("", raw_line).rstrip()
         stripped = line.strip()
         if not stripped:
@@ -233,6 +242,11 @@ def _scan(text: str, path: Path, notes: list[str]) -> list[_Block]:
                 continue
             line = envelope_text["rest"]
         elif _is_trailer(stripped):
+            if last is not None and stripped == "-" and next_tags[number] not in _MESSAGE_STARTS:
+                # A "-" line inside a wrapped field ("MARF/MND" "-" "EV01//CSID..."): the
+                # statement goes on after it, so it is text, not the end of the message.
+                last.lines.append(line)
+                continue
             if current is not None:
                 current.closed = True
             last = None
@@ -269,6 +283,22 @@ def _scan(text: str, path: Path, notes: list[str]) -> list[_Block]:
             ":60F:, :61: and :62F: lines",
         )
     return blocks
+
+
+def _next_tags(raw_lines: list[str]) -> list[str | None]:
+    """For each line number (1-based), the first tag on a later line: "{" for a SWIFT
+    envelope, None at the end of the text."""
+    found: list[str | None] = [None] * (len(raw_lines) + 1)
+    following: str | None = None
+    for index in range(len(raw_lines) - 1, -1, -1):
+        found[index + 1] = following
+        line = _CONTROL.sub("", raw_lines[index]).strip()
+        match = _TAG.match(line)
+        if match is not None:
+            following = match["tag"].upper()
+        elif line.startswith("{"):
+            following = "{"
+    return found
 
 
 def _calendar_date(
