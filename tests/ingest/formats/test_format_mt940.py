@@ -578,6 +578,30 @@ def test_dash_line_before_the_next_message_still_ends_the_statement(tmp_path: Pa
     assert result.findings == []
 
 
+def test_mt942_interim_report_takes_its_currency_from_the_floor_limit(tmp_path: Path) -> None:
+    # An intraday MT942 has no :60F:/:62F:; its floor limit :34F:PLN0, names the currency.
+    result = read(
+        tmp_path,
+        ":20:TECHMIX\n:25:PL89106000760000321000006053\n:28C:00001/001\n:34F:PLN0,\n"
+        ":13D:0506100744+0200\n:61:0506100610D93,17FMSCNONREF//6127001795151001\n"
+        ":86:Przelew podatek PIT\n:90D:1PLN93,17\n",
+    )
+    [row] = result.table.to_pylist()
+    assert (row["amount_minor"], row["direction"], row["currency"]) == (9317, "DR", "PLN")
+    assert any("not state both an opening and a closing balance" in n for n in result.notes)
+
+
+def test_mt942_debit_summary_names_the_currency_when_there_is_no_floor_limit(
+    tmp_path: Path,
+) -> None:
+    result = read(
+        tmp_path,
+        ":20:INTRADAY1\n:25:PL89106000760000321000006053\n:28C:7/1\n"
+        ":61:0506100610D250,00NTRFNONREF\n:86:Czynsz czerwiec\n:90D:1PLN250,00\n",
+    )
+    assert [row["currency"] for row in result.table.to_pylist()] == ["PLN"]
+
+
 RUSSIAN_PAYMENT = (
     ":20:1\n:25:40702810900000012345\n:60F:C240101RUB100000,00\n"
     ":61:2401050105D1500,00NTRFNONREF\n:86:Оплата по счету 15 от 01.01.2024, НДС не облагается\n"

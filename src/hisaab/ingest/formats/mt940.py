@@ -30,6 +30,8 @@ What banks really send, and how it is read:
   without its `N` (`TRF`), and supplementary details or the amount wrapped onto the next
   line. Several :86: lines for one entry are joined; a :86: outside any entry (after the
   closing balance, or before the first :61:) is statement information and left out.
+* An MT942 interim report has no balances: its floor limit (:34F:PLN0,) or its debit and
+  credit summaries (:90D:2PLN186,33) name the currency, and it is read unchecked.
 * Balances: blank ones (`:62F:` with nothing, or no amount) are ignored with a note, `-0,00`
   reads as zero, one without its currency (`:62M:C020315105000,00`) is in the statement's
   currency; that comes from the balances, or from a `:25:` account that ends in a currency
@@ -120,6 +122,9 @@ _BARE_TYPE_CODES = frozenset(_BARE_TYPE_CODES_TEXT.split())
 # reference (up to 16 characters, up to the first space); anything after them on the line is
 # supplementary detail (Rabobank writes the counterparty's name there).
 _REFERENCES = re.compile(r"^(?P<customer>(?:(?!//).){0,16})(?://(?P<bank>\S{0,16}))?(?P<more>.*)$")
+# MT942 fields that name the currency: the floor limit and the debit/credit summaries.
+_CURRENCY_TAGS = frozenset({"34F", "90C", "90D"})
+_STATED_CURRENCY = re.compile(r"^\d*(?P<currency>[A-Z]{3})[DC]?\d")
 _ACCOUNT_CURRENCY = re.compile(r"(?:^|[0-9/ ])(?P<currency>[A-Z]{3})$")
 _STRUCTURED_DETAILS = re.compile(r"^\d{3}\?\d{2}")
 # SWIFT fields are at most 65 characters a line; a line that long was cut by the sender's
@@ -423,6 +428,14 @@ def _currency(block: _Block, balances: list[_StatedBalance | None], path: Path) 
         if account is not None and suffix and suffix["currency"] in CURRENCY_EXPONENTS:
             text, line = suffix["currency"], account.line
     if text is None:
+        # An MT942 interim report states no balances; its floor limit (:34F:PLN0,) and its
+        # counts and sums of debits and credits (:90D:2PLN186,33) name the currency.
+        for fld in block.fields:
+            stated = _STATED_CURRENCY.match(fld.value.strip().upper())
+            if fld.tag in _CURRENCY_TAGS and stated and stated["currency"] in CURRENCY_EXPONENTS:
+                text, line = stated["currency"], fld.line
+                break
+    if text is None:
         return None
     try:
         return normalize_currency(text)
@@ -598,7 +611,8 @@ def _read_block(
                 f"{block.describe()} states no currency",
                 file=path,
                 line=block.line,
-                expected="an opening or closing balance (:60F:/:62F:) that names the currency",
+                expected="an opening or closing balance (:60F:/:62F:) that names the currency,"
+                " or an MT942 floor limit (:34F:)",
             )
         return [], None, None
 
