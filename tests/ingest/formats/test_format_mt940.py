@@ -602,6 +602,32 @@ def test_mt942_debit_summary_names_the_currency_when_there_is_no_floor_limit(
     assert [row["currency"] for row in result.table.to_pylist()] == ["PLN"]
 
 
+def test_bank_specific_field_of_an_entry_is_kept_in_its_narration(tmp_path: Path) -> None:
+    # A Polish bank's :NS: field carries the payer's address and the invoice number.
+    result = read(
+        tmp_path,
+        statement_of(
+            ":61:170131DN25,00FCHGNONREF\n:NS:01My Street 17\n02City and Region\n"
+            "03Invoice Nr. 12345\n:86:>20Account fee January\n",
+            opening="C170124PLN2996,53",
+            closing="C170131PLN2971,53",
+        ),
+    )
+    [row] = result.table.to_pylist()
+    assert row["narration"] == (
+        ">20Account fee January 01My Street 17 02City and Region 03Invoice Nr. 12345"
+    )
+
+
+def test_bank_specific_field_outside_an_entry_is_left_out(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        ":20:STARTUMS\n:25:1966315302010001\n:NS:22JOHN DOE\n:60F:C171011HUF627311,30\n"
+        ":61:1710111011DF2402,00S   X\n:86:CARD PAYMENT\n:62F:C171011HUF624909,30\n",
+    )
+    assert [row["narration"] for row in result.table.to_pylist()] == ["CARD PAYMENT"]
+
+
 RUSSIAN_PAYMENT = (
     ":20:1\n:25:40702810900000012345\n:60F:C240101RUB100000,00\n"
     ":61:2401050105D1500,00NTRFNONREF\n:86:Оплата по счету 15 от 01.01.2024, НДС не облагается\n"

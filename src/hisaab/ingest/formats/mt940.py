@@ -43,7 +43,8 @@ What banks really send, and how it is read:
   (MMDD) takes the year that puts it nearest its value date, so entry 0102 of value date
   231231 is 2024-01-02 and entry 1231 of value date 240102 is 2023-12-31. Two-digit years are
   20YY, or 19YY from 80 up.
-* :NS: (bank-specific) fields are skipped.
+* :NS: (bank-specific) fields of an entry (after its :61:, before or after its :86:) are kept
+  at the end of its narration; :NS: fields outside any entry are left out.
 
 What cannot be read is refused with a FormatError naming the file, the line and what was
 expected: a :61: without a date, mark and amount, a month 13, an unreadable opening or
@@ -175,6 +176,7 @@ class _Entry:
 
     line: _Field
     details: list[_Field] = field(default_factory=list)
+    bank_fields: list[_Field] = field(default_factory=list)  # :NS: fields of the entry
 
 
 @dataclass(frozen=True)
@@ -458,7 +460,10 @@ def _entries(block: _Block, path: Path, notes: list[str]) -> list[_Entry]:
                     f"{path.name} line {fld.line}: statement-level :86: information is "
                     "not part of any entry and was left out"
                 )
-        elif fld.tag != "NS":
+        elif fld.tag == "NS":
+            if in_entry:
+                entries[-1].bank_fields.append(fld)
+        else:
             in_entry = False
     return entries
 
@@ -577,6 +582,9 @@ def _details_text(details: list[_Field]) -> str:
 
 def _narration(entry: _Entry, line: _Line) -> str | None:
     parts = [line.supplementary, _details_text(entry.details)]
+    # What a bank puts in its own :NS: fields of an entry (names, addresses, references) is
+    # part of what the entry says, after its :86: text.
+    parts += [_unwrap(fld.lines) for fld in entry.bank_fields]
     if line.value_moved:
         parts.append(f"[value date {line.written_value_date}]")
     if line.entry_moved:
