@@ -387,14 +387,19 @@ def test_camt054_notification_with_entries_reads_with_a_note(tmp_path: Path) -> 
     assert any("camt.054 debit/credit notification" in note for note in read.notes)
 
 
-def test_camt052_report_without_entries_is_refused(tmp_path: Path) -> None:
+def test_camt052_report_with_balances_but_no_entries_reads_as_no_transactions(
+    tmp_path: Path,
+) -> None:
+    # A 09:00 intraday report: the bank states the booked balance, nothing has moved yet.
     text = document(
-        stmt(balance("ITBD", "15.00")),
+        stmt(balance("OPBD", "15000.00"), balance("ITBD", "15000.00")),
         namespace="urn:iso:std:iso:20022:tech:xsd:camt.052.001.02",
         message="BkToCstmrAcctRpt",
     ).replace("Stmt>", "Rpt>")
-    with pytest.raises(FormatError, match=r"camt\.052 message has no entries"):
-        camt053.parse(write(tmp_path, text))
+    read = camt053.parse(write(tmp_path, text))
+    assert read.row_count == 0
+    assert read.findings == []
+    assert any("camt.052 message has no entries" in note for note in read.notes)
 
 
 def test_previously_closed_balance_opens_the_statement(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ each element its `sourceline`, refuses truncated files with the line where they 
 configured here never to resolve entities, load a DTD or touch the network.
 
 camt.052 (account report, <Rpt>) and camt.054 (debit/credit notification, <Ntfctn>) carry
-their entries in the same <Ntry> structure; a file of either kind is read the same way when it
-has entries, with a note saying what kind of message it is. The message may sit in a business
-message envelope, be named with its version (BkToCstmrStmtV01), and several documents saved
-one after another in one file are all read.
+their entries in the same <Ntry> structure; a file of either kind is read the same way, with a
+note saying what kind of message it is (an intraday report sent before anything was booked has
+balances but no entries: it reads as no transactions, with a note). The message may sit in a
+business message envelope, be named with its version (BkToCstmrStmtV01), and several
+documents saved one after another in one file are all read.
 
 Choices, each a reading of the standard:
 
@@ -117,6 +118,12 @@ def parse(path: Path, *, source: str = "bank", strict: bool = False) -> Normaliz
         kind, parts = _parts(root, path)
         if kind in _KIND_NOTES and kind not in kinds:
             report.note(f"{path.name}: {_KIND_NOTES[kind]}")
+        if kind != "camt.053" and not any(_children(part, "Ntry") for part in parts):
+            # An intraday report sent before anything was booked: its balances, no entries.
+            report.note(
+                f"{path.name}: the {kind} message has no entries; read as"
+                f" {'a report' if kind == 'camt.052' else 'a notification'} without transactions"
+            )
         kinds.add(kind)
         for part in parts:
             one = _read_statement(part, path, source, report)
@@ -286,13 +293,6 @@ def _parts(root: _Element, path: Path) -> tuple[str, list[_Element]]:
             file=path,
             line=_line(message),
             expected=f"at least one <{part_name}> in <{_local(message)}>",
-        )
-    if kind != "camt.053" and not any(_children(part, "Ntry") for part in parts):
-        raise FormatError(
-            f"the {kind} message has no entries to read",
-            file=path,
-            line=_line(message),
-            expected="a camt.053 statement, or a camt.052/054 message with <Ntry> entries",
         )
     return kind, parts
 
