@@ -445,3 +445,37 @@ def test_empty_field_typed_before_the_type_code_is_skipped(tmp_path: Path) -> No
     row = read.table.to_pylist()[0]
     assert (row["amount_minor"], row["direction"], row["record_id"]) == (50000, "CR", "WIRE1")
     assert any("empty field before the type code" in note for note in read.notes)
+
+
+# A cheque paid (475) of 500.00 out of the 1,000.00 USD opening ledger; the 49 total adds the
+# summaries and the detail as written.
+CHEQUE_PAID = [
+    "01,BANK,ACME,240201,0200,F1,,,2/",
+    "02,ACME,BANK,1,240131,,USD,2/",
+    "03,111,USD,010,100000,,,015,50000,,/",
+    "16,475,-50000,0,CHQ1001,,CHEQUE 1001/",
+    "49,100000,3/",
+    "98,100000,1,5/",
+    "99,100000,1,7/",
+]
+
+
+def test_signed_detail_amount_is_read_by_its_type_code_with_a_note(tmp_path: Path) -> None:
+    result = bai2.parse(write(tmp_path, CHEQUE_PAID))
+    [row] = result.table.to_pylist()
+    assert (row["amount_minor"], row["direction"]) == (50000, "DR")
+    assert any("'-50000' carries a sign" in note for note in result.notes)
+
+
+def test_signed_detail_amount_adds_up_as_written_in_the_trailers(tmp_path: Path) -> None:
+    # 100000 + 50000 - 50000: the bank's own 49, 98 and 99 totals agree with the signed amount.
+    result = bai2.parse(write(tmp_path, CHEQUE_PAID))
+    assert result.findings == []
+
+
+def test_signed_credit_amount_is_still_a_credit(tmp_path: Path) -> None:
+    # An incoming wire (195) written "+50000": the plus sign changes nothing.
+    [row] = bai2.parse(
+        write(tmp_path, replaced(WIRE_500, 3, "16,195,+50000,0,WIRE1,,INCOMING WIRE/"))
+    ).table.to_pylist()
+    assert (row["amount_minor"], row["direction"]) == (50000, "CR")

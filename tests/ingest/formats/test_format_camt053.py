@@ -387,14 +387,49 @@ def test_camt054_notification_with_entries_reads_with_a_note(tmp_path: Path) -> 
     assert any("camt.054 debit/credit notification" in note for note in read.notes)
 
 
-def test_camt052_report_without_entries_is_refused(tmp_path: Path) -> None:
+def test_camt052_report_with_balances_but_no_entries_reads_as_no_transactions(
+    tmp_path: Path,
+) -> None:
+    # A 09:00 intraday report: the bank states the booked balance, nothing has moved yet.
     text = document(
-        stmt(balance("ITBD", "15.00")),
+        stmt(balance("OPBD", "15000.00"), balance("ITBD", "15000.00")),
         namespace="urn:iso:std:iso:20022:tech:xsd:camt.052.001.02",
         message="BkToCstmrAcctRpt",
     ).replace("Stmt>", "Rpt>")
-    with pytest.raises(FormatError, match=r"camt\.052 message has no entries"):
-        camt053.parse(write(tmp_path, text))
+    read = camt053.parse(write(tmp_path, text))
+    assert read.row_count == 0
+    assert read.findings == []
+    assert any("camt.052 message has no entries" in note for note in read.notes)
+
+
+def test_entry_amount_with_a_decimal_comma_is_read_as_a_decimal(tmp_path: Path) -> None:
+    # An export that writes the rent of 1.500,00 EUR with a comma, against the schema.
+    [row] = rows_of(tmp_path, document(stmt(entry("1500,00", "DBIT"))))
+    assert (row["amount_minor"], row["direction"]) == (150000, "DR")
+
+
+def test_decimal_comma_amounts_are_noted_once_per_statement(tmp_path: Path) -> None:
+    text = document(stmt(entry("1500,00", "DBIT"), entry("1.250,50", ref="E2")))
+    read = camt053.parse(write(tmp_path, text))
+    assert [row["amount_minor"] for row in read.table.to_pylist()] == [150000, 125050]
+    [note] = [note for note in read.notes if "decimal comma" in note]
+    assert "2 amounts written with a decimal comma (such as '1500,00'" in note
+
+
+def test_balance_with_a_decimal_comma_is_checked_like_any_other(tmp_path: Path) -> None:
+    text = document(stmt(balance("OPBD", "1000,00"), balance("CLBD", "2500,00"), entry("1500,00")))
+    read = camt053.parse(write(tmp_path, text))
+    assert read.closing_balance is not None
+    assert read.closing_balance.amount_minor == 250000
+    assert read.findings == []
+
+
+def test_comma_with_more_digits_than_the_currency_has_is_not_a_decimal_comma(
+    tmp_path: Path,
+) -> None:
+    # "1,500" in EUR cannot be 1.500 euros (three decimals): it is not read as a decimal comma.
+    [row] = rows_of(tmp_path, document(stmt(entry("1,500"))))
+    assert row["amount_minor"] == 150000
 
 
 def test_previously_closed_balance_opens_the_statement(tmp_path: Path) -> None:

@@ -545,3 +545,148 @@ def test_wrapped_information_line_that_looks_like_a_tag_continues_it(tmp_path: P
         statement_of(":61:2401150115D6,00N024NONREF\n:86:805?00ENTGELT?602017-01-01T13\n:12:11\n"),
     )
     assert result.table.to_pylist()[0]["narration"] == "ENTGELT 2017-01-01T13:12:11"
+
+
+def test_dash_line_inside_wrapped_information_continues_it(tmp_path: Path) -> None:
+    # ING wraps a mandate reference "MND-EV01" so that the "-" stands on a line of its own.
+    result = read(
+        tmp_path,
+        statement_of(
+            ":61:1402200220D1,14NDDTEREF//00000000001009\n"
+            ":86:/EREF/EV123//MARF/MND\n-\nEV01//REMI/USTD//INSURANCE FEB/\n"
+            ":61:1402200220C32,00NTRF9001123412341234//00000000001011\n"
+            ":86:/REMI/USTD//INVOICE 77/\n",
+            closing="C140220EUR1030,86",
+        ),
+    )
+    assert amounts(result) == [(114, "DR"), (3200, "CR")]
+    assert result.table.to_pylist()[0]["narration"] == (
+        "/EREF/EV123//MARF/MND - EV01//REMI/USTD//INSURANCE FEB/"
+    )
+    assert result.findings == []
+
+
+def test_dash_line_before_the_next_message_still_ends_the_statement(tmp_path: Path) -> None:
+    # Statement information (:86: after the closing balance), "-", then the bank's header lines.
+    message = (
+        ":20:STMT1\n:25:517852257\n:60F:C110522EUR100,00\n:61:1105240524D9,N192NONREF\n"
+        ":86:GIRO 428428 KPN\n:62F:C110524EUR91,00\n:86:SALDO\n-\nABNANL2A\n940\nABNANL2A\n"
+    )
+    result = read(tmp_path, message + message.replace("STMT1", "STMT2"))
+    assert amounts(result) == [(900, "DR"), (900, "DR")]
+    assert [row["narration"] for row in result.table.to_pylist()] == ["GIRO 428428 KPN"] * 2
+    assert result.findings == []
+
+
+def test_mt942_interim_report_takes_its_currency_from_the_floor_limit(tmp_path: Path) -> None:
+    # An intraday MT942 has no :60F:/:62F:; its floor limit :34F:PLN0, names the currency.
+    result = read(
+        tmp_path,
+        ":20:TECHMIX\n:25:PL89106000760000321000006053\n:28C:00001/001\n:34F:PLN0,\n"
+        ":13D:0506100744+0200\n:61:0506100610D93,17FMSCNONREF//6127001795151001\n"
+        ":86:Przelew podatek PIT\n:90D:1PLN93,17\n",
+    )
+    [row] = result.table.to_pylist()
+    assert (row["amount_minor"], row["direction"], row["currency"]) == (9317, "DR", "PLN")
+    assert any("not state both an opening and a closing balance" in n for n in result.notes)
+
+
+def test_mt942_debit_summary_names_the_currency_when_there_is_no_floor_limit(
+    tmp_path: Path,
+) -> None:
+    result = read(
+        tmp_path,
+        ":20:INTRADAY1\n:25:PL89106000760000321000006053\n:28C:7/1\n"
+        ":61:0506100610D250,00NTRFNONREF\n:86:Czynsz czerwiec\n:90D:1PLN250,00\n",
+    )
+    assert [row["currency"] for row in result.table.to_pylist()] == ["PLN"]
+
+
+def test_bank_specific_field_of_an_entry_is_kept_in_its_narration(tmp_path: Path) -> None:
+    # A Polish bank's :NS: field carries the payer's address and the invoice number.
+    result = read(
+        tmp_path,
+        statement_of(
+            ":61:170131DN25,00FCHGNONREF\n:NS:01My Street 17\n02City and Region\n"
+            "03Invoice Nr. 12345\n:86:>20Account fee January\n",
+            opening="C170124PLN2996,53",
+            closing="C170131PLN2971,53",
+        ),
+    )
+    [row] = result.table.to_pylist()
+    assert row["narration"] == (
+        ">20Account fee January 01My Street 17 02City and Region 03Invoice Nr. 12345"
+    )
+
+
+def test_bank_specific_field_outside_an_entry_is_left_out(tmp_path: Path) -> None:
+    result = read(
+        tmp_path,
+        ":20:STARTUMS\n:25:1966315302010001\n:NS:22JOHN DOE\n:60F:C171011HUF627311,30\n"
+        ":61:1710111011DF2402,00S   X\n:86:CARD PAYMENT\n:62F:C171011HUF624909,30\n",
+    )
+    assert [row["narration"] for row in result.table.to_pylist()] == ["CARD PAYMENT"]
+
+
+RUSSIAN_PAYMENT = (
+    ":20:1\n:25:40702810900000012345\n:60F:C240101RUB100000,00\n"
+    ":61:2401050105D1500,00NTRFNONREF\n:86:Оплата по счету 15 от 01.01.2024, НДС не облагается\n"
+    ":62F:C240105RUB98500,00\n"
+)
+
+
+def test_windows_1251_cyrillic_is_read_and_noted(tmp_path: Path) -> None:
+    path = tmp_path / "statement.sta"
+    path.write_bytes(RUSSIAN_PAYMENT.encode("cp1251"))
+    result = mt940.parse(path)
+    assert [row["narration"] for row in result.table.to_pylist()] == [
+        "Оплата по счету 15 от 01.01.2024, НДС не облагается"
+    ]
+    assert any("read as Windows-1251" in note for note in result.notes)
+
+
+def test_code_page_866_cyrillic_is_read_and_noted(tmp_path: Path) -> None:
+    path = tmp_path / "statement.sta"
+    path.write_bytes(RUSSIAN_PAYMENT.encode("cp866"))
+    result = mt940.parse(path)
+    assert [row["narration"] for row in result.table.to_pylist()] == [
+        "Оплата по счету 15 от 01.01.2024, НДС не облагается"
+    ]
+    assert any("read as code page 866" in note for note in result.notes)
+
+
+def test_iso_8859_2_polish_letters_are_read(tmp_path: Path) -> None:
+    # mBank's exports: "OPŁATA ZA PRZELEW" in ISO-8859-2, which Windows-1252 reads "OP£ATA".
+    path = tmp_path / "statement.sta"
+    text = statement_of(
+        ":61:0710231023DN2,50NCHGNONREF//BR07296102000003\n"
+        ":86:839 OPŁATA ZA PRZEKAZ; ŚWINOUJŚCIE; ZAKŁAD WYTWÓRCZY\n",
+        opening="C071023PLN100,00",
+    )
+    path.write_bytes(text.encode("iso8859_2"))
+    result = mt940.parse(path)
+    [row] = result.table.to_pylist()
+    assert row["narration"] == "839 OPŁATA ZA PRZEKAZ; ŚWINOUJŚCIE; ZAKŁAD WYTWÓRCZY"
+    assert any("read as ISO-8859-2" in note for note in result.notes)
+
+
+def test_code_page_852_hungarian_letters_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "statement.sta"
+    text = statement_of(
+        ":61:1710111011D2402,00NTRFNONREF\n:86:Átutalás jóváírása, ügyfél Győr\n",
+        opening="C171011HUF627311,30",
+    )
+    path.write_bytes(text.encode("cp852"))
+    [row] = mt940.parse(path).table.to_pylist()
+    assert row["narration"] == "Átutalás jóváírása, ügyfél Győr"
+
+
+def test_western_letters_are_still_read_as_windows_1252(tmp_path: Path) -> None:
+    path = tmp_path / "statement.sta"
+    text = statement_of(":61:2401150115D9,00NTRFNONREF\n:86:Überweisung Müller Gläubiger\n")
+    path.write_bytes(text.encode("cp1252"))
+    result = mt940.parse(path)
+    assert [row["narration"] for row in result.table.to_pylist()] == [
+        "Überweisung Müller Gläubiger"
+    ]
+    assert any("read as Windows-1252" in note for note in result.notes)

@@ -345,3 +345,22 @@ def test_lowercase_tags_are_read(tmp_path: Path) -> None:
     body = text.index("<OFX>")
     [row] = rows_of(tmp_path, text[:body] + text[body:].lower())
     assert (row["amount_minor"], row["narration"]) == (725, "tea stall")
+
+
+def test_amount_with_more_decimals_than_the_currency_reads_when_they_are_zeros(
+    tmp_path: Path,
+) -> None:
+    # A broker's export writes every amount with four decimals: -25.5000 INR is -25.50.
+    [row] = rows_of(tmp_path, sgml_statement(trn("-25.5000")))
+    assert (row["amount_minor"], row["direction"]) == (2550, "DR")
+
+
+def test_yen_amount_written_with_a_decimal_zero_is_whole_yen(tmp_path: Path) -> None:
+    # A Japanese transfer of 1,200 yen written "1200.0" (yen have no minor unit).
+    [row] = rows_of(tmp_path, sgml_statement(trn("1200.0"), currency="<CURDEF>JPY\n"))
+    assert (row["amount_minor"], row["currency"], row["direction"]) == (1200, "JPY", "CR")
+
+
+def test_amount_finer_than_the_currency_with_nonzero_digits_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match=r"TRNAMT '-995\.4190396554627'"):
+        rows_of(tmp_path, sgml_statement(trn("-995.4190396554627")))

@@ -18,6 +18,8 @@ Which reader does what, and why:
   - an 88 continues the record before it, whatever that record is (03 summaries, 16 text,
     trailers); a 16's text continues across 88s with a space, its fields with a comma;
   - a blank detail amount is read as 0 (with a note); a blank summary amount is "not stated";
+  - a signed detail amount ("-5000", "+5000") is read as its size, the type code giving the
+    direction as always, with a note; the trailers add it up as written;
   - 49, 98 and 99 trailers are compared with what their records add up to (49: summary plus
     detail amounts and records; 98 and 99: the accounts' and groups' totals computed from
     their records, the number of accounts or groups, and the records). One that disagrees,
@@ -473,8 +475,15 @@ class _Reader:
         fields = detail.fields
         type_code = _field(fields, 0)
         direction = self._direction(type_code, record)
-        amount = self._amount(_field(fields, 1), account.currency, record)
-        account.detail_total += amount
+        amount, written = self._amount(_field(fields, 1), account.currency, record)
+        account.detail_total += written
+        if amount != written:
+            self.report.note(
+                f"line {record.line}: detail amount {_field(fields, 1)!r} carries a sign; BAI2"
+                f" amounts are unsigned and type code {type_code} gives the direction, so it"
+                f" was read as {Money(amount, account.currency)}"
+                + ("" if direction is None else f" ({'credit' if direction == 'CR' else 'debit'})")
+            )
         if direction is None:
             self.report.note(
                 f"line {record.line}: detail {type_code} carries non-monetary information"
@@ -544,17 +553,23 @@ class _Reader:
             )
         return direction
 
-    def _amount(self, text: str, currency: str, record: _Record) -> int:
+    def _amount(self, text: str, currency: str, record: _Record) -> tuple[int, int]:
+        """A detail's amount in minor units, and the value as written (which control totals
+        add up): they differ when a bank signed the amount ("-5000"), which BAI2 does not do;
+        the type code, not the sign, says which way the money went."""
         text = text.replace(" ", "")
         if not text:
             self.report.note(f"line {record.line}: a detail with no amount was read as 0")
-            return 0
-        if _SIGNED_INTEGER.fullmatch(text) and not text.startswith("-"):
-            return int(text)
-        if "." in text and not text.startswith("-"):
+            return 0, 0
+        negative = text.startswith("-")
+        digits = text.lstrip("+-") if text[:1] in "+-" and len(text) > 1 else text
+        if digits.isdigit() and text.count("-") + text.count("+") <= 1:
+            value = int(digits)
+            return value, -value if negative else value
+        if "." in digits and digits[:1] not in "+-":
             # Not BAI2 (amounts imply their decimals), but unambiguous: 1234.50 USD.
             try:
-                value = parse_amount(text, currency)
+                value = parse_amount(digits, currency)
             except AmountError:
                 pass
             else:
@@ -562,12 +577,12 @@ class _Reader:
                     f"line {record.line}: amount {text!r} has a decimal point; read as"
                     f" {Money(value, currency)}"
                 )
-                return value
+                return value, -value if negative else value
         raise FormatError(
-            f"transaction detail amount {text!r} is not an unsigned amount",
+            f"transaction detail amount {text!r} is not an amount",
             file=self.path,
             line=record.line,
-            expected="an unsigned amount in minor units, such as 150000 for 1,500.00",
+            expected="an amount in minor units, such as 150000 for 1,500.00",
         )
 
     # -- trailers ------------------------------------------------------------------------

@@ -11,10 +11,11 @@ each element its `sourceline`, refuses truncated files with the line where they 
 configured here never to resolve entities, load a DTD or touch the network.
 
 camt.052 (account report, <Rpt>) and camt.054 (debit/credit notification, <Ntfctn>) carry
-their entries in the same <Ntry> structure; a file of either kind is read the same way when it
-has entries, with a note saying what kind of message it is. The message may sit in a business
-message envelope, be named with its version (BkToCstmrStmtV01), and several documents saved
-one after another in one file are all read.
+their entries in the same <Ntry> structure; a file of either kind is read the same way, with a
+note saying what kind of message it is (an intraday report sent before anything was booked has
+balances but no entries: it reads as no transactions, with a note). The message may sit in a
+business message envelope, be named with its version (BkToCstmrStmtV01), and several
+documents saved one after another in one file are all read.
 
 Choices, each a reading of the standard:
 
@@ -39,6 +40,8 @@ Choices, each a reading of the standard:
 * an entry without <ValDt> or <BookgDt> takes the statement's date (its closing balance date,
   else its period end, else its creation date), with a note. A <Dt> written with a time of
   day, or a <DtTm> written unusually, counts for its calendar day, which must be real;
+* amounts are decimals with a point; one written with a decimal comma ("1500,00",
+  "1.500,00", as some exports do) is read as that decimal, with a note per statement;
 * an amount without Ccy is in the account's <Ccy>, else in the currency the statement's other
   amounts name (a statement is of one account); only an entry in no currency at all is refused;
 * opening balance is OPBD, else PRCD (previously closed booked, how .001.02 files often state
@@ -67,7 +70,7 @@ from hisaab.ingest.formats import StandardFormat, register
 from hisaab.ingest.formats import statement as statement_rules
 from hisaab.ingest.narration import extract_utr
 from hisaab.ingest.records import BALANCE_MISMATCH, Balance, NormalizedFile
-from hisaab.money import Direction, normalize_currency, parse_amount
+from hisaab.money import Direction, exponent, normalize_currency, parse_amount
 
 NAME = "camt053"
 
@@ -80,6 +83,8 @@ _DECLARED_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"'
 _LATE_DECLARATION = re.compile(rb"^(\s+)(<\?xml[^>]*\?>)")
 _DECLARATION = re.compile(rb"<\?xml[^>]*\?>")
 _ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+# An amount written with a decimal comma against the schema ("1500,00", "1.500,00").
+_COMMA_DECIMAL = re.compile(r"^(?P<whole>\d+|\d{1,3}(?:\.\d{3})+),(?P<fraction>\d+)$")
 _VERSIONED_NAME = re.compile(r"V\d+$")  # BkToCstmrStmtV01, as .001.01 names its message
 _NO_REFERENCE = frozenset({"", "NOTPROVIDED", "NONREF"})
 # message element -> (its repeated part, the message it is)
@@ -117,6 +122,12 @@ def parse(path: Path, *, source: str = "bank", strict: bool = False) -> Normaliz
         kind, parts = _parts(root, path)
         if kind in _KIND_NOTES and kind not in kinds:
             report.note(f"{path.name}: {_KIND_NOTES[kind]}")
+        if kind != "camt.053" and not any(_children(part, "Ntry") for part in parts):
+            # An intraday report sent before anything was booked: its balances, no entries.
+            report.note(
+                f"{path.name}: the {kind} message has no entries; read as"
+                f" {'a report' if kind == 'camt.052' else 'a notification'} without transactions"
+            )
         kinds.add(kind)
         for part in parts:
             one = _read_statement(part, path, source, report)
@@ -287,13 +298,6 @@ def _parts(root: _Element, path: Path) -> tuple[str, list[_Element]]:
             line=_line(message),
             expected=f"at least one <{part_name}> in <{_local(message)}>",
         )
-    if kind != "camt.053" and not any(_children(part, "Ntry") for part in parts):
-        raise FormatError(
-            f"the {kind} message has no entries to read",
-            file=path,
-            line=_line(message),
-            expected="a camt.053 statement, or a camt.052/054 message with <Ntry> entries",
-        )
     return kind, parts
 
 
@@ -375,11 +379,21 @@ def _currency(text: str, path: Path, line: int | None) -> str:
         raise FormatError(exc.message, file=path, line=line, expected=exc.expected) from exc
 
 
+def _decimal_text(text: str, currency: str) -> str:
+    """An amount written with a decimal comma ("1500,00", "1.500,00") as the decimal point
+    the schema asks for; any other text as it is. A comma followed by more digits than the
+    currency has decimals ("1,500" in INR) is not read as a decimal comma."""
+    match = _COMMA_DECIMAL.match(text)
+    if match is None or len(match["fraction"]) > exponent(currency):
+        return text
+    return f"{match['whole'].replace('.', '')}.{match['fraction']}"
+
+
 def _amount(amount: _Element, currency: str, path: Path) -> int:
     """Minor units of an <Amt> (the sign comes from <CdtDbtInd>, not from here)."""
     text = (amount.text or "").strip()
     try:
-        return parse_amount(text, currency)
+        return parse_amount(_decimal_text(text, currency), currency)
     except AmountError as exc:
         raise FormatError(
             f"<Amt> {text!r}: {exc.message}",
@@ -605,7 +619,7 @@ def _detail_amount(
         try:
             if normalize_currency(amount.get("Ccy") or currency) != currency:
                 continue
-            minor = parse_amount(text, currency)
+            minor = parse_amount(_decimal_text(text, currency), currency)
         except (AmountError, CurrencyError):
             return None
         if minor < 0:
@@ -725,6 +739,18 @@ def _read_statement(
                 }
             )
     what = _describe(part)
+    commas = [
+        element
+        for element in part.iter()
+        if _local(element) == "Amt" and _COMMA_DECIMAL.match((element.text or "").strip())
+    ]
+    if commas:
+        first = (commas[0].text or "").strip()
+        notes.append(
+            f"{path.name}: {what}: {len(commas)} amount{'' if len(commas) == 1 else 's'} written"
+            f" with a decimal comma (such as {first!r}, line {_line(commas[0])}) read as"
+            " decimals"
+        )
     if left_out:
         count = sum(left_out.values())
         kinds = ", ".join(f"{n} {kind}" for kind, n in left_out.items())

@@ -12,7 +12,11 @@ What banks really send, and how it is read:
   or without SOH/ETX control characters), `-`, `-XXX` and `$` trailers, bank header lines
   such as `ABNANL2A` / `940` / `ABNANL2A`, `0000 01INGBNL2AXXXX00001` or `:940:`, text before
   the first tag, blank lines, spaces at line ends, CRLF, LF or CR line ends, no final line
-  end, a UTF-8 BOM, Windows-1252 or Latin-1 bytes.
+  end, a UTF-8 BOM; text that is not UTF-8 is read in the code page it reads best in
+  (Windows-1252, ISO-8859-2, Windows-1250, code page 852 or 850, Windows-1251 or code page 866
+  for Cyrillic), with a note. A "-" line is the end of a message only when the next message
+  (or the end of the file) follows it; inside a wrapped :86: ("MARF/MND" "-" "EV01...") it is
+  text.
 * A statement starts at :20:; a :25:, :28C:, :60F: or :61: after a closed statement (one that
   had its closing balance or trailer) starts the next one when the bank left out :20:.
 * Several statements in one file, statements split into :28C: pages (:62M: closing one page,
@@ -26,6 +30,8 @@ What banks really send, and how it is read:
   without its `N` (`TRF`), and supplementary details or the amount wrapped onto the next
   line. Several :86: lines for one entry are joined; a :86: outside any entry (after the
   closing balance, or before the first :61:) is statement information and left out.
+* An MT942 interim report has no balances: its floor limit (:34F:PLN0,) or its debit and
+  credit summaries (:90D:2PLN186,33) name the currency, and it is read unchecked.
 * Balances: blank ones (`:62F:` with nothing, or no amount) are ignored with a note, `-0,00`
   reads as zero, one without its currency (`:62M:C020315105000,00`) is in the statement's
   currency; that comes from the balances, or from a `:25:` account that ends in a currency
@@ -37,7 +43,8 @@ What banks really send, and how it is read:
   (MMDD) takes the year that puts it nearest its value date, so entry 0102 of value date
   231231 is 2024-01-02 and entry 1231 of value date 240102 is 2023-12-31. Two-digit years are
   20YY, or 19YY from 80 up.
-* :NS: (bank-specific) fields are skipped.
+* :NS: (bank-specific) fields of an entry (after its :61:, before or after its :86:) are kept
+  at the end of its narration; :NS: fields outside any entry are left out.
 
 What cannot be read is refused with a FormatError naming the file, the line and what was
 expected: a :61: without a date, mark and amount, a month 13, an unreadable opening or
@@ -87,6 +94,9 @@ _CLOSING_TAGS = ("62F", "62M", "62")
 _BALANCE_TAGS = frozenset({*_OPENING_TAGS, *_CLOSING_TAGS, "64", "65"})
 # Tags that begin a statement when the bank left out its :20: reference.
 _START_TAGS = frozenset({"25", "28", "28C", "60F", "60M", "60", "61"})
+# What may follow the "-" that ends a message: the next message (its envelope or first tag)
+# or the end of the file (None).
+_MESSAGE_STARTS = frozenset({None, "{", "20", "25", "28", "28C", "60F", "60M", "60"})
 # Tags whose value may run over several lines; any other tag is one line, and a loose line
 # after it is the bank's own wrapping (a header or trailer), not part of the field.
 _MULTILINE_TAGS = frozenset({"61", "86", "NS"})
@@ -113,6 +123,9 @@ _BARE_TYPE_CODES = frozenset(_BARE_TYPE_CODES_TEXT.split())
 # reference (up to 16 characters, up to the first space); anything after them on the line is
 # supplementary detail (Rabobank writes the counterparty's name there).
 _REFERENCES = re.compile(r"^(?P<customer>(?:(?!//).){0,16})(?://(?P<bank>\S{0,16}))?(?P<more>.*)$")
+# MT942 fields that name the currency: the floor limit and the debit/credit summaries.
+_CURRENCY_TAGS = frozenset({"34F", "90C", "90D"})
+_STATED_CURRENCY = re.compile(r"^\d*(?P<currency>[A-Z]{3})[DC]?\d")
 _ACCOUNT_CURRENCY = re.compile(r"(?:^|[0-9/ ])(?P<currency>[A-Z]{3})$")
 _STRUCTURED_DETAILS = re.compile(r"^\d{3}\?\d{2}")
 # SWIFT fields are at most 65 characters a line; a line that long was cut by the sender's
@@ -163,6 +176,7 @@ class _Entry:
 
     line: _Field
     details: list[_Field] = field(default_factory=list)
+    bank_fields: list[_Field] = field(default_factory=list)  # :NS: fields of the entry
 
 
 @dataclass(frozen=True)
@@ -213,7 +227,9 @@ def _scan(text: str, path: Path, notes: list[str]) -> list[_Block]:
     current: _Block | None = None
     last: _Field | None = None  # the field loose lines continue, if it may run on
     pending_colon: int | None = None
-    for number, raw_line in enumerate(_LINE_BREAK.split(text), start=1):
+    raw_lines = _LINE_BREAK.split(text)
+    next_tags = _next_tags(raw_lines)
+    for number, raw_line in enumerate(raw_lines, start=1):
         line = _CONTROL.sub("", raw_line).rstrip()
         stripped = line.strip()
         if not stripped:
@@ -233,6 +249,11 @@ def _scan(text: str, path: Path, notes: list[str]) -> list[_Block]:
                 continue
             line = envelope_text["rest"]
         elif _is_trailer(stripped):
+            if last is not None and stripped == "-" and next_tags[number] not in _MESSAGE_STARTS:
+                # A "-" line inside a wrapped field ("MARF/MND" "-" "EV01//CSID..."): the
+                # statement goes on after it, so it is text, not the end of the message.
+                last.lines.append(line)
+                continue
             if current is not None:
                 current.closed = True
             last = None
@@ -269,6 +290,22 @@ def _scan(text: str, path: Path, notes: list[str]) -> list[_Block]:
             ":60F:, :61: and :62F: lines",
         )
     return blocks
+
+
+def _next_tags(raw_lines: list[str]) -> list[str | None]:
+    """For each line number (1-based), the first tag on a later line: "{" for a SWIFT
+    envelope, None at the end of the text."""
+    found: list[str | None] = [None] * (len(raw_lines) + 1)
+    following: str | None = None
+    for index in range(len(raw_lines) - 1, -1, -1):
+        found[index + 1] = following
+        line = _CONTROL.sub("", raw_lines[index]).strip()
+        match = _TAG.match(line)
+        if match is not None:
+            following = match["tag"].upper()
+        elif line.startswith("{"):
+            following = "{"
+    return found
 
 
 def _calendar_date(
@@ -393,6 +430,14 @@ def _currency(block: _Block, balances: list[_StatedBalance | None], path: Path) 
         if account is not None and suffix and suffix["currency"] in CURRENCY_EXPONENTS:
             text, line = suffix["currency"], account.line
     if text is None:
+        # An MT942 interim report states no balances; its floor limit (:34F:PLN0,) and its
+        # counts and sums of debits and credits (:90D:2PLN186,33) name the currency.
+        for fld in block.fields:
+            stated = _STATED_CURRENCY.match(fld.value.strip().upper())
+            if fld.tag in _CURRENCY_TAGS and stated and stated["currency"] in CURRENCY_EXPONENTS:
+                text, line = stated["currency"], fld.line
+                break
+    if text is None:
         return None
     try:
         return normalize_currency(text)
@@ -415,7 +460,10 @@ def _entries(block: _Block, path: Path, notes: list[str]) -> list[_Entry]:
                     f"{path.name} line {fld.line}: statement-level :86: information is "
                     "not part of any entry and was left out"
                 )
-        elif fld.tag != "NS":
+        elif fld.tag == "NS":
+            if in_entry:
+                entries[-1].bank_fields.append(fld)
+        else:
             in_entry = False
     return entries
 
@@ -534,6 +582,9 @@ def _details_text(details: list[_Field]) -> str:
 
 def _narration(entry: _Entry, line: _Line) -> str | None:
     parts = [line.supplementary, _details_text(entry.details)]
+    # What a bank puts in its own :NS: fields of an entry (names, addresses, references) is
+    # part of what the entry says, after its :86: text.
+    parts += [_unwrap(fld.lines) for fld in entry.bank_fields]
     if line.value_moved:
         parts.append(f"[value date {line.written_value_date}]")
     if line.entry_moved:
@@ -568,7 +619,8 @@ def _read_block(
                 f"{block.describe()} states no currency",
                 file=path,
                 line=block.line,
-                expected="an opening or closing balance (:60F:/:62F:) that names the currency",
+                expected="an opening or closing balance (:60F:/:62F:) that names the currency,"
+                " or an MT942 floor limit (:34F:)",
             )
         return [], None, None
 

@@ -1,9 +1,11 @@
 """What every statement standard shares: decoding its bytes, its balance identity, its result.
 
 Each format module reads its own structure; the rules a statement must obey whatever its
-format live here once: text is UTF-8 (a byte-order mark wins; Windows-1252 or Latin-1 when
-not, with a note), and a statement that states both balances should satisfy
-opening + credits - debits = closing exactly.
+format live here once: text is UTF-8 (a byte-order mark wins); when it is not, the single-byte
+code page it reads best in, with a note naming it: Windows-1252 for Western European and Indian
+exports, ISO-8859-2, Windows-1250 or code page 852 for Polish, Czech and Hungarian ones,
+Windows-1251 or code page 866 for Cyrillic. And a statement that states both balances should
+satisfy opening + credits - debits = closing exactly.
 
 A statement that breaks that identity (or a trailer whose control total disagrees with its
 records) is still read, every entry of it: the difference is a `Finding` that a
@@ -15,6 +17,7 @@ back into refusals for those who want that.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
@@ -135,16 +138,92 @@ def decode(raw: bytes, path: Path, notes: list[str], *, expected: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    # Windows-1252 is what European and Indian bank exports use when not UTF-8 (OFX 1.x
-    # declares it as CHARSET:1252); the five bytes it leaves undefined only decode as Latin-1.
-    try:
-        text = raw.decode("cp1252")
-        encoding = "Windows-1252"
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-        encoding = "Latin-1"
+    text, encoding = _single_byte_text(raw)
     notes.append(f"{path.name}: not UTF-8, read as {encoding}")
     return text
+
+
+# Single-byte code pages that bank exports are written in when they are not UTF-8, in the
+# order preferred when the text reads equally well in several: Windows-1252 first (Western
+# European and Indian exports; OFX 1.x declares it as CHARSET:1252), then the Central European
+# pages of Polish, Czech and Hungarian banks (ISO, Windows and DOS forms), then DOS Western.
+_LATIN_CODE_PAGES = (
+    ("cp1252", "Windows-1252"),
+    ("iso8859_2", "ISO-8859-2"),
+    ("cp1250", "Windows-1250"),
+    ("cp852", "code page 852"),
+    ("cp850", "code page 850"),
+)
+# Russian, Ukrainian and Bulgarian banks write Cyrillic in Windows-1251 or in DOS code page 866.
+_CYRILLIC_CODE_PAGES = (("cp1251", "Windows-1251"), ("cp866", "code page 866"))
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_WORD = re.compile(r"[^\W\d_]+")
+# How much of a text's non-ASCII letters must form wholly Cyrillic words for it to be read as
+# Cyrillic, and how many such letters at least: Western text read in a Cyrillic code page
+# gives Cyrillic letters inside Latin words ("Mьller"), never whole Cyrillic words.
+_CYRILLIC_SHARE = 0.8
+_CYRILLIC_LEAST = 3
+
+
+def _single_byte_text(raw: bytes) -> tuple[str, str]:
+    """Text that is not UTF-8, in the code page it reads best in, and that code page's name.
+
+    Cyrillic when the non-ASCII bytes make whole Cyrillic words in Windows-1251 or code page
+    866; otherwise the Latin code page whose reading has the fewest characters no text has:
+    C1 control characters, box-drawing characters, or a symbol in the middle of a word
+    ("OP£ATA" is ISO-8859-2 "OPŁATA" read as Windows-1252)."""
+    cyrillic: list[tuple[float, str, str]] = []
+    for codec, name in _CYRILLIC_CODE_PAGES:
+        text = raw.decode(codec, errors="replace")
+        share = _cyrillic_share(text)
+        if share is not None and share >= _CYRILLIC_SHARE:
+            cyrillic.append((share, text, name))
+    if cyrillic:
+        _, text, name = max(cyrillic, key=lambda found: found[0])
+        return text, name
+    best: tuple[int, str, str] | None = None
+    for codec, name in _LATIN_CODE_PAGES:
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue  # a byte this code page leaves undefined
+        oddities = _oddities(text)
+        if best is None or oddities < best[0]:
+            best = (oddities, text, name)
+    if best is None:
+        return raw.decode("latin-1"), "Latin-1"
+    return best[1], best[2]
+
+
+def _cyrillic_share(text: str) -> float | None:
+    """The share of the non-ASCII characters that are letters of wholly Cyrillic words, or None
+    when there are too few such letters to tell."""
+    non_ascii = len(_NON_ASCII.findall(text))
+    in_words = sum(
+        len(word)
+        for word in _WORD.findall(text)
+        if all("\u0400" <= letter <= "\u04ff" for letter in word)
+    )
+    if in_words < _CYRILLIC_LEAST:
+        return None
+    return in_words / non_ascii
+
+
+def _oddities(text: str) -> int:
+    """Characters a bank's text does not contain: C1 controls, box drawing, and non-letters
+    between two letters."""
+    count = 0
+    for match in _NON_ASCII.finditer(text):
+        char = match.group()
+        code = ord(char)
+        if 0x80 <= code <= 0x9F or 0x2500 <= code <= 0x25FF:
+            count += 1
+        elif not char.isalpha():
+            at = match.start()
+            before = text[at - 1] if at else ""
+            after = text[at + 1] if at + 1 < len(text) else ""
+            count += before.isalpha() and after.isalpha()
+    return count
 
 
 def unchecked(path: Path, what: str, notes: list[str]) -> None:
