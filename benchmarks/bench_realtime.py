@@ -53,6 +53,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdocs import machine, write_block
+from initiation import DarajaStandIn, Initiated, initiate
 from postgres_server import postgres_server
 
 SECRET = "bench-callback-secret"
@@ -332,6 +333,16 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
             "HISAAB_REALTIME_RECONCILE_AT_INTAKE": str(args.reconcile_at == "intake").lower(),
         }
     )
+    stand_in = DarajaStandIn(free_port()) if args.through_api else None
+    if stand_in is not None:
+        env.update(
+            {
+                "HISAAB_MPESA_BASE_URL": stand_in.url,
+                "HISAAB_MPESA_CONSUMER_KEY": "bench-key",
+                "HISAAB_MPESA_CONSUMER_SECRET": "bench-secret",
+                "HISAAB_MPESA_PASSKEY": "bench-passkey",
+            }
+        )
     subprocess.run([hisaab, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run(
         [hisaab, "users", "create", "--email", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
@@ -340,10 +351,15 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
         capture_output=True,
     )
     count = int(args.rate * args.seconds)
-    sessions = seed(url, count)
+    sessions = [] if args.through_api else seed(url, count)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    serve = [hisaab, "serve", "--port", str(port), "--no-access-log"]
+    env["HISAAB_MPESA_CALLBACK_URL"] = base
+    serve = [hisaab, "serve", "--port", str(port)]
+    if not args.access_log:
+        serve.append("--no-access-log")
+    if args.api_workers > 1:
+        serve += ["--workers", str(args.api_workers)]
     if args.embedded:
         serve.append("--with-worker")
     worker_cmd = [
@@ -359,6 +375,7 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
     run = Run()
     kills: list[float] = []
     cpu: dict[str, float] = {}
+    initiation: dict[str, Any] = {}
     with process(serve, env, workdir / "serve.log") as api:
         wait_healthy(base)
         token = httpx.post(
@@ -389,6 +406,14 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
         try:
 
             async def main() -> float:
+                if stand_in is not None:
+                    await stand_in.start()
+                    begun = {"api": cpu_seconds(api.pid), "load": time.process_time()}
+                    made = await initiate(
+                        port, token, count, args.initiation_rate or args.rate, args.connections
+                    )
+                    initiation.update(initiation_report(made, begun, api.pid, count))
+                    sessions.extend(made.payments)
                 stop = asyncio.Event()
                 listener = asyncio.create_task(listen(port, token, run, stop))
                 await asyncio.sleep(0.5)
@@ -400,6 +425,8 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
                 sending = await load(
                     port, token, sessions, args.rate, args.connections, run, on_tick=tick
                 )
+                if stand_in is not None:
+                    await stand_in.stop()
                 deadline = time.monotonic() + args.drain_seconds + args.visibility_timeout
                 while len(run.results) < count and time.monotonic() < deadline:
                     await asyncio.sleep(0.1)
@@ -426,9 +453,37 @@ def measure(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, Any]
             for session_id, latencies in sorted(run.results.items(), key=lambda i: run.sent[i[0]]):
                 processing = run.processing.get(session_id)
                 out.write(f"{run.sent[session_id] - first:.4f} {latencies[0]:.2f} {processing}\n")
-    result = report(args, url, count, sending, run, kills)
-    result["cpu_ms_per_callback"] = {k: round(v * 1000 / count, 3) for k, v in cpu.items()}
+    result = report(args, url, len(sessions), sending, run, kills)
+    result["cpu_ms_per_callback"] = {
+        k: round(v * 1000 / max(len(sessions), 1), 3) for k, v in cpu.items()
+    }
+    result["initiation"] = initiation or None
+    result["access_log"] = args.access_log
+    result["api_processes"] = args.api_workers
     return result
+
+
+def initiation_report(
+    made: Initiated, begun: dict[str, float], api_pid: int, count: int
+) -> dict[str, Any]:
+    """Rate, latencies and outcomes of creating and pushing `count` sessions through the API."""
+    ok = len(made.payments)
+    return {
+        "payments": count,
+        "pushed_ok": ok,
+        "statuses": made.statuses,
+        "seconds": round(made.seconds, 2),
+        "achieved_rate": round(ok / made.seconds, 1) if made.seconds else 0,
+        "session_p50_ms": round(pct(made.session_ms, 0.50), 2),
+        "session_p99_ms": round(pct(made.session_ms, 0.99), 2),
+        "push_p50_ms": round(pct(made.push_ms, 0.50), 2),
+        "push_p99_ms": round(pct(made.push_ms, 0.99), 2),
+        "pair_from_due_p50_ms": round(pct(made.pair_ms, 0.50), 2),
+        "pair_from_due_p99_ms": round(pct(made.pair_ms, 0.99), 2),
+        "api_cpu_ms_per_payment": round(
+            (cpu_seconds(api_pid) - begun["api"]) * 1000 / max(ok, 1), 3
+        ),
+    }
 
 
 def report(
@@ -436,8 +491,13 @@ def report(
 ) -> dict[str, Any]:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as conn:
+        # A session pushed through the API was reconciled once at initiation already; the
+        # count is of reconciliations caused by callbacks.
         results = conn.execute(
-            text("SELECT session_id, count(*) FROM realtime_results GROUP BY session_id")
+            text(
+                "SELECT session_id, count(*) FROM realtime_results"
+                " WHERE trigger <> 'payment_initiation' GROUP BY session_id"
+            )
         ).all()
         paid = conn.scalar(
             select(func.count()).select_from(text("payment_sessions")).where(text("status='paid'"))
@@ -609,6 +669,24 @@ def main() -> None:
         choices=("intake", "worker"),
         default="intake",
         help="reconcile in the callback's transaction (the default), or queue it for the worker",
+    )
+    parser.add_argument(
+        "--through-api",
+        action="store_true",
+        help="create and push every session through the API first (an initiation phase, "
+        "against a Daraja stand-in), instead of seeding them in the database",
+    )
+    parser.add_argument(
+        "--initiation-rate", type=float, default=0.0, help="sessions + pushes per second"
+    )
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve with the access log on (the default a user runs) or off",
+    )
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="hisaab serve --workers N (PostgreSQL)"
     )
     parser.add_argument("--kill-worker-at", type=float, default=0.0)
     parser.add_argument("--visibility-timeout", type=float, default=10.0)
