@@ -514,6 +514,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/mpesa/transaction-status/timeout"): forged_callback,
     ("GET", "/api/real-time-reconciliation/stats"): realtime_admin_only,
     ("GET", "/api/real-time-reconciliation/active"): realtime_admin_only,
+    ("GET", "/api/real-time-reconciliation/results"): realtime_admin_only,
     ("POST", "/api/real-time-reconciliation/session/{session_id}"): realtime_admin_only,
     ("POST", "/api/real-time-reconciliation/bulk"): realtime_admin_only,
     ("POST", "/api/real-time-reconciliation/queue/{session_id}"): realtime_admin_only,

@@ -13,16 +13,17 @@ another session holds), the session fails with the answer kept, and the caller g
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import secrets
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-from anyio import CancelScope, to_thread
+from anyio import CancelScope
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,8 +39,8 @@ from hisaab.mpesa.payloads import QueryStatus, StkPushAnswer, StkQueryAnswer
 from hisaab.mpesa.phones import normalise_phone
 from hisaab.realtime import repository as repo
 from hisaab.realtime import triggers
+from hisaab.storage.group_commit import retried_alone
 from hisaab.storage.models import utcnow
-from hisaab.storage.transient import retrying
 
 SessionFactory = Callable[[], Session]
 T = TypeVar("T")
@@ -150,22 +151,24 @@ def check_merchant_access(
 
 
 def create_session(db: Session, values: dict[str, Any], claims: Claims) -> dict[str, Any]:
+    """Insert a pending session (and its audit entry) in `db`'s transaction: a request's, or
+    a group commit's (hisaab.storage.group_commit), where many sessions share one commit."""
     check_merchant_access(claims, values["merchant_id"], write=True)
     now = utcnow()
-    try:
-        with db.begin_nested():
-            db.execute(
-                insert(repo.SESSIONS).values(
-                    **values,
-                    status="pending",
-                    created_by=claims.user_id,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-    except IntegrityError:
-        # Ids are unique across merchants; the answer says the id is taken, not whose it is.
-        raise Conflict("the sessionId is already taken; choose another") from None
+    statement = insert(repo.SESSIONS).values(
+        **values, status="pending", created_by=claims.user_id, created_at=now, updated_at=now
+    )
+    if retried_alone(db):
+        # A group's shared attempt: a taken id fails the batch, whose pieces then run alone
+        # (below), so no savepoint is spent on the common case.
+        db.execute(statement)
+    else:
+        try:
+            with db.begin_nested():
+                db.execute(statement)
+        except IntegrityError:
+            # Ids are unique across merchants; the answer says the id is taken, not whose.
+            raise Conflict("the sessionId is already taken; choose another") from None
     audit(
         db,
         actor_id=claims.user_id,
@@ -209,8 +212,11 @@ def callback_url(settings: Settings, path: str) -> str:
     return f"{base.rstrip('/')}{path}?{query}"
 
 
+Writer = Callable[[Callable[[Session], T]], Awaitable[T]]
+
+
 async def stk_push(
-    sessions: SessionFactory,
+    write: Writer[Any],
     session_id: str,
     claims: Claims,
     settings: Settings,
@@ -218,11 +224,12 @@ async def stk_push(
     *,
     description: str = "Payment",
 ) -> dict[str, Any]:
-    """Push a pending session: take it, ask Daraja (holding no thread and no connection),
-    record the answer. Once taken, the rest runs to its end even if the caller goes away, so
-    a session is never left `processing` without what Daraja said."""
+    """Push a pending session: take it, ask Daraja (holding no thread, no connection and no
+    write lock), record the answer. `write(work)` runs `work(session)` in a committed
+    transaction (the API's group commit). Once taken, the rest runs to its end even if the
+    caller goes away, so a session is never left `processing` without what Daraja said."""
     url = callback_url(settings, "/api/mpesa/callback")
-    row = await to_thread.run_sync(_retried, _take_for_push, sessions, session_id, claims)
+    row: dict[str, Any] = await write(lambda db: _take_for_push(db, session_id, claims))
     with CancelScope(shield=True):
         reference = row["account_reference"] or session_id[-12:]
         sent_at = utcnow()
@@ -231,56 +238,52 @@ async def stk_push(
                 row["amount_minor"], row["phone"], reference, description, url
             )
         except HisaabError as exc:
-            await to_thread.run_sync(_retried, _push_refused, sessions, session_id, sent_at, exc)
+            await write(
+                functools.partial(_push_refused, session_id=session_id, sent_at=sent_at, exc=exc)
+            )
             raise
-        fresh = await to_thread.run_sync(
-            _retried, _push_accepted, sessions, session_id, claims, row, answer, sent_at
+        recorded = await write(
+            lambda db: _push_accepted(db, session_id, claims, row, answer, sent_at)
         )
+    if isinstance(recorded, _Untrackable):
+        raise DarajaError(f"session {session_id!r}: {recorded.note}")
+    fresh: dict[str, Any] = recorded
     return fresh
 
 
-def _retried(transaction: Callable[..., T], *args: Any) -> T:
-    """`transaction(*args)`, run again if the database aborts it for a deadlock."""
-    return retrying(lambda: transaction(*args))
-
-
-def _take_for_push(sessions: SessionFactory, session_id: str, claims: Claims) -> dict[str, Any]:
+def _take_for_push(db: Session, session_id: str, claims: Claims) -> dict[str, Any]:
     """`pending` -> `processing`, so that two callers can never push the same session."""
-    with sessions() as db, db.begin():
-        row = get_session(db, session_id, claims)
-        check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
-        taken = db.execute(
-            update(repo.SESSIONS)
-            .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "pending")
-            .values(status="processing", updated_at=utcnow())
-            .returning(repo.SESSIONS.c.id)
-        ).first()
-        if taken is None:
-            raise Conflict(
-                f"session {session_id!r} is {row['status']}: only a pending session can be pushed"
-            )
+    row = get_session(db, session_id, claims)
+    check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
+    taken = db.execute(
+        update(repo.SESSIONS)
+        .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "pending")
+        .values(status="processing", updated_at=utcnow())
+        .returning(repo.SESSIONS.c.id)
+    ).first()
+    if taken is None:
+        raise Conflict(
+            f"session {session_id!r} is {row['status']}: only a pending session can be pushed"
+        )
     return row
 
 
-def _push_refused(
-    sessions: SessionFactory, session_id: str, sent_at: dt.datetime, exc: HisaabError
-) -> None:
+def _push_refused(db: Session, *, session_id: str, sent_at: dt.datetime, exc: HisaabError) -> None:
     """Daraja said no (or could not be reached): the session is pending again, the refusal
     kept as an event."""
-    with sessions() as db, db.begin():
-        db.execute(
-            update(repo.SESSIONS)
-            .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "processing")
-            .values(status="pending", updated_at=utcnow())
-        )
-        repo.record_event(
-            db,
-            kind="stk_push",
-            session_id=session_id,
-            received_at=utcnow(),
-            payload=json.dumps({"request_sent_at": sent_at.isoformat()}),
-            note=f"refused: {exc.describe()}"[:2000],
-        )
+    db.execute(
+        update(repo.SESSIONS)
+        .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "processing")
+        .values(status="pending", updated_at=utcnow())
+    )
+    repo.record_event(
+        db,
+        kind="stk_push",
+        session_id=session_id,
+        received_at=utcnow(),
+        payload=json.dumps({"request_sent_at": sent_at.isoformat()}),
+        note=f"refused: {exc.describe()}"[:2000],
+    )
 
 
 def _answer_payload(answer: StkPushAnswer) -> str:
@@ -295,61 +298,70 @@ def _answer_payload(answer: StkPushAnswer) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Untrackable:
+    note: str
+
+
 def _push_accepted(
-    sessions: SessionFactory,
+    db: Session,
     session_id: str,
     claims: Claims,
     row: dict[str, Any],
     answer: StkPushAnswer,
     sent_at: dt.datetime,
-) -> dict[str, Any]:
+) -> dict[str, Any] | _Untrackable:
     """Record Daraja's acceptance, attach callbacks that came before it, reconcile."""
     now = utcnow()
-    try:
-        with sessions() as db, db.begin():
-            db.execute(
-                update(repo.SESSIONS)
-                .where(repo.SESSIONS.c.id == session_id)
-                .values(
-                    checkout_request_id=answer.checkout_request_id,
-                    merchant_request_id=answer.merchant_request_id,
-                    initiated_at=sent_at,
-                    updated_at=now,
-                )
-            )
-            event = repo.record_event(
-                db,
-                kind="stk_push",
-                session_id=session_id,
-                received_at=now,
-                checkout_request_id=answer.checkout_request_id,
-                dedupe_key=answer.checkout_request_id,
-                result_code=answer.response_code,
-                amount_minor=row["amount_minor"],
-                payload=_answer_payload(answer),
-            )
-            repo.link_events(db, session_id, answer.checkout_request_id)
-            triggers.reconcile_soon(
-                db, [triggers.request("payment_initiation", now, event.id, session_id=session_id)]
-            )
-            audit(
-                db,
-                actor_id=claims.user_id,
-                action="payment_session.stk_push",
-                entity="payment_session",
-                entity_id=session_id,
-                details={"checkout_request_id": answer.checkout_request_id},
-            )
-            fresh = repo.session_row(db, session_id)
-    except IntegrityError:
-        _push_answer_taken(sessions, session_id, claims, answer)
+    statement = (
+        update(repo.SESSIONS)
+        .where(repo.SESSIONS.c.id == session_id)
+        .values(
+            checkout_request_id=answer.checkout_request_id,
+            merchant_request_id=answer.merchant_request_id,
+            initiated_at=sent_at,
+            updated_at=now,
+        )
+    )
+    if retried_alone(db):
+        db.execute(statement)  # a clash fails the shared attempt; each push then runs alone
+    else:
+        try:
+            with db.begin_nested():
+                db.execute(statement)
+        except IntegrityError:
+            return _push_answer_taken(db, session_id, claims, answer)
+    event = repo.record_event(
+        db,
+        kind="stk_push",
+        session_id=session_id,
+        received_at=now,
+        checkout_request_id=answer.checkout_request_id,
+        dedupe_key=answer.checkout_request_id,
+        result_code=answer.response_code,
+        amount_minor=row["amount_minor"],
+        payload=_answer_payload(answer),
+    )
+    repo.link_events(db, session_id, answer.checkout_request_id)
+    triggers.reconcile_soon(
+        db, [triggers.request("payment_initiation", now, event.id, session_id=session_id)]
+    )
+    audit(
+        db,
+        actor_id=claims.user_id,
+        action="payment_session.stk_push",
+        entity="payment_session",
+        entity_id=session_id,
+        details={"checkout_request_id": answer.checkout_request_id},
+    )
+    fresh = repo.session_row(db, session_id)
     assert fresh is not None
     return dict(fresh)
 
 
 def _push_answer_taken(
-    sessions: SessionFactory, session_id: str, claims: Claims, answer: StkPushAnswer
-) -> NoReturn:
+    db: Session, session_id: str, claims: Claims, answer: StkPushAnswer
+) -> _Untrackable:
     """Daraja accepted the push but named a CheckoutRequestID another session already holds:
     its callback could not be told apart from that session's. The session fails with the
     answer kept as an event, and the caller gets a 502 saying so (never a dropped request)."""
@@ -359,30 +371,29 @@ def _push_answer_taken(
         "session already holds: this push cannot be tracked, so the session is failed; check "
         "with the payer before pushing again"
     )
-    with sessions() as db, db.begin():
-        db.execute(
-            update(repo.SESSIONS)
-            .where(repo.SESSIONS.c.id == session_id)
-            .values(status="failed", updated_at=utcnow())
-        )
-        repo.record_event(
-            db,
-            kind="stk_push",
-            session_id=session_id,
-            received_at=utcnow(),
-            result_code=answer.response_code,
-            payload=_answer_payload(answer),
-            note=note,
-        )
-        audit(
-            db,
-            actor_id=claims.user_id,
-            action="payment_session.stk_push_untrackable",
-            entity="payment_session",
-            entity_id=session_id,
-            details={"checkout_request_id": checkout},
-        )
-    raise DarajaError(f"session {session_id!r}: {note}", error_code=None, error_message=None)
+    db.execute(
+        update(repo.SESSIONS)
+        .where(repo.SESSIONS.c.id == session_id)
+        .values(status="failed", updated_at=utcnow())
+    )
+    repo.record_event(
+        db,
+        kind="stk_push",
+        session_id=session_id,
+        received_at=utcnow(),
+        result_code=answer.response_code,
+        payload=_answer_payload(answer),
+        note=note,
+    )
+    audit(
+        db,
+        actor_id=claims.user_id,
+        action="payment_session.stk_push_untrackable",
+        entity="payment_session",
+        entity_id=session_id,
+        details={"checkout_request_id": checkout},
+    )
+    return _Untrackable(note)
 
 
 @dataclass(frozen=True)
@@ -450,37 +461,35 @@ def record_query(
 
 
 async def query(
-    sessions: SessionFactory, session_id: str, claims: Claims, client: AsyncDarajaClient
+    write: Writer[Any], session_id: str, claims: Claims, client: AsyncDarajaClient
 ) -> dict[str, Any]:
     """Ask Daraja about a session's push now and reconcile with what it says."""
-    row = await to_thread.run_sync(_retried, _queryable, sessions, session_id, claims)
+    row: dict[str, Any] = await write(lambda db: _queryable(db, session_id, claims))
     checkout = row["checkout_request_id"]
     outcome = await ask_daraja_async(client, checkout)
     with CancelScope(shield=True):
-        result = await to_thread.run_sync(
-            _retried, _record_asked, sessions, session_id, checkout, outcome
+        result: dict[str, Any] = await write(
+            lambda db: _record_asked(db, session_id, checkout, outcome)
         )
     return result
 
 
-def _queryable(sessions: SessionFactory, session_id: str, claims: Claims) -> dict[str, Any]:
-    with sessions() as db, db.begin():
-        row = get_session(db, session_id, claims)
-        check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
+def _queryable(db: Session, session_id: str, claims: Claims) -> dict[str, Any]:
+    row = get_session(db, session_id, claims)
+    check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
     if not row["checkout_request_id"]:
         raise Conflict(f"session {session_id!r} has no STK Push to query yet")
     return row
 
 
 def _record_asked(
-    sessions: SessionFactory, session_id: str, checkout: str, outcome: QueryOutcome
+    db: Session, session_id: str, checkout: str, outcome: QueryOutcome
 ) -> dict[str, Any]:
-    with sessions() as db, db.begin():
-        event_id, status = record_query(db, session_id, checkout, outcome, trigger="status_query")
-        triggers.reconcile_soon(
-            db, [triggers.request("stk_query", utcnow(), event_id, session_id=session_id)]
-        )
-        fresh = repo.session_row(db, session_id)
+    event_id, status = record_query(db, session_id, checkout, outcome, trigger="status_query")
+    triggers.reconcile_soon(
+        db, [triggers.request("stk_query", utcnow(), event_id, session_id=session_id)]
+    )
+    fresh = repo.session_row(db, session_id)
     assert fresh is not None
     return {"session": dict(fresh), "query": status}
 

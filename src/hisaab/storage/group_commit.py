@@ -24,6 +24,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
+from hisaab.storage.transient import retrying
+
 logger = logging.getLogger("hisaab.storage.group_commit")
 
 T = TypeVar("T")
@@ -133,9 +135,10 @@ class GroupCommit:
 
     def _write(self, batch: list[_Item[Any]], *, alone: bool = False) -> list[tuple[bool, Any]]:
         try:
-            with self.sessions() as session, session.begin():
-                session.info[_FIRST_ATTEMPT] = not alone
-                results = _run(session, batch)
+            # Alone, a piece aborted for a deadlock with another process runs again.
+            results, session = (
+                retrying(lambda: self._attempt(batch, alone)) if alone else self._attempt(batch)
+            )
             self.commits += 1
             self.written += len(batch)
             if self.after_commit is not None:
@@ -149,6 +152,13 @@ class GroupCommit:
                 return [(False, exc)]
         # Something in the batch failed: nothing of it was kept. Run each piece on its own.
         return [outcome for item in batch for outcome in self._write([item], alone=True)]
+
+    def _attempt(
+        self, batch: list[_Item[Any]], alone: bool = False
+    ) -> tuple[list[tuple[bool, Any]], Session]:
+        with self.sessions() as session, session.begin():
+            session.info[_FIRST_ATTEMPT] = not alone
+            return _run(session, batch), session
 
 
 def retried_alone(session: Session) -> bool:

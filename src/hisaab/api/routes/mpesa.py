@@ -23,7 +23,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,7 +35,6 @@ from hisaab.realtime.repository import EVENTS
 from hisaab.realtime.rules import masked_phone
 from hisaab.realtime.service import session_details
 from hisaab.storage.models import utcnow
-from hisaab.storage.transient import retrying
 
 router = Router(tags=["m-pesa"])
 
@@ -145,11 +143,12 @@ def _events(db: Session, row: dict[str, Any]) -> list[dict[str, Any]]:
 async def create_session(request: Request, claims: CurrentUser) -> dict[str, Any]:
     values = sessions.parse_new_session(await _json_object(request))
 
-    def create() -> dict[str, Any]:
-        with request.app.state.sessions() as db, db.begin():
-            return session_view(sessions.create_session(db, values, claims))
-
-    return await run_in_threadpool(retrying, create)
+    # Joins the group commit (hisaab.storage.group_commit): sessions created together share
+    # one transaction and one flush, and waiting for it holds no thread.
+    row: dict[str, Any] = await request.app.state.intake.submit(
+        lambda db: sessions.create_session(db, values, claims)
+    )
+    return session_view(row)
 
 
 @router.get("/api/sessions/{session_id}")
@@ -167,7 +166,7 @@ async def stk_push(request: Request, claims: CurrentUser) -> dict[str, Any]:
     client = daraja_client(request)
     settings = request.app.state.settings
     row = await sessions.stk_push(
-        request.app.state.sessions, session_id.strip(), claims, settings, client
+        request.app.state.intake.submit, session_id.strip(), claims, settings, client
     )
     return session_view(row)
 
@@ -175,7 +174,7 @@ async def stk_push(request: Request, claims: CurrentUser) -> dict[str, Any]:
 @router.post("/api/mpesa/query/{session_id}")
 async def stk_query(session_id: str, request: Request, claims: CurrentUser) -> dict[str, Any]:
     client = daraja_client(request)
-    result = await sessions.query(request.app.state.sessions, session_id, claims, client)
+    result = await sessions.query(request.app.state.intake.submit, session_id, claims, client)
     return {"query": result["query"], "session": session_view(result["session"])}
 
 
