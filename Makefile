@@ -5,7 +5,7 @@ HISAAB := $(VENV)/bin/hisaab
 DEMO   ?= demo-out
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: install pg-server redis-server demo test lint format bench bench-realtime clean
+.PHONY: install pg-server redis-server demo test lint format bench bench-realtime bench-api clean
 
 install: $(VENV)/.installed
 
@@ -55,6 +55,13 @@ bench-realtime: install pg-server redis-server
 	test -x .venv-bench/bin/python || python3 -m venv .venv-bench
 	.venv-bench/bin/python -m pip install -q .
 	HISAAB_PG_BIN=$(PG_BIN) $(PY) benchmarks/bench_realtime.py --suite --hisaab .venv-bench/bin/hisaab
+
+# The API under load: 64 concurrent clients on every authenticated endpoint for 60 s against
+# `hisaab serve`, on SQLite and PostgreSQL (zero 5xx, zero unanswered); updates docs/benchmarks.md.
+bench-api: install pg-server
+	test -x .venv-bench/bin/python || python3 -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q .
+	HISAAB_PG_BIN=$(PG_BIN) $(PY) benchmarks/bench_api.py --hisaab .venv-bench/bin/hisaab
 
 clean:
 	rm -rf $(DEMO) bench-data .venv-bench .pytest_cache .mypy_cache .ruff_cache
