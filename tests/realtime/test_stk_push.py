@@ -1,8 +1,9 @@
 """Sending an STK Push: what the session says when Daraja answers, refuses, or misbehaves.
 
-Daraja here is a stand-in on httpx's transport, answering as Safaricom's API does, because
-the cases are ones a real Daraja (or Hisaab's sandbox) does not produce on demand: an answer
-that names a CheckoutRequestID another session holds, an answer that takes its time.
+Daraja here is a small stand-in served over HTTP on loopback, answering as Safaricom's API
+does, because the cases are ones a real Daraja (or Hisaab's sandbox) does not produce on
+demand: an answer that names a CheckoutRequestID another session holds, an answer that takes
+its time.
 """
 
 from __future__ import annotations
@@ -11,79 +12,80 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
-import httpx
 import pytest
-from realtime_support import DARAJA, RealtimeApi
+from realtime_support import DARAJA, RealtimeApi, serve
 from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from hisaab.mpesa.client import AsyncDarajaClient
 from hisaab.realtime.repository import EVENTS, SESSIONS
 
 CHECKOUT = "ws_CO_061220261030001234"
 
 
-def daraja(answer: Callable[[httpx.Request], Any]) -> httpx.MockTransport:
-    """Daraja's OAuth, and `answer` for everything else."""
+def daraja(answer: Callable[[Request], Any]) -> Starlette:
+    """Daraja's OAuth, and `answer(request)` (a response, or an awaitable of one) for the
+    rest."""
 
-    async def handle(request: httpx.Request) -> httpx.Response:
+    async def handle(request: Request) -> Response:
         if request.url.path == "/oauth/v1/generate":
-            return httpx.Response(200, json={"access_token": "t0k3n", "expires_in": "3599"})
+            return JSONResponse({"access_token": "t0k3n", "expires_in": "3599"})
         result = answer(request)
         if asyncio.iscoroutine(result):
             result = await result
-        assert isinstance(result, httpx.Response)
+        assert isinstance(result, Response)
         return result
 
-    return httpx.MockTransport(handle)
+    return Starlette(routes=[Route("/{path:path}", handle, methods=["GET", "POST"])])
 
 
-def accepted(checkout: str = CHECKOUT) -> httpx.Response:
-    return httpx.Response(
-        200,
-        json={
+def accepted(checkout: str = CHECKOUT) -> Response:
+    return JSONResponse(
+        {
             "MerchantRequestID": "29115-34620561-1",
             "CheckoutRequestID": checkout,
             "ResponseCode": "0",
             "ResponseDescription": "Success. Request accepted for processing",
             "CustomerMessage": "Success. Request accepted for processing",
-        },
+        }
     )
 
 
 @pytest.fixture
 def pushing_api(
     make_api: Callable[..., AbstractContextManager[RealtimeApi]],
-) -> Iterator[Callable[[httpx.MockTransport], RealtimeApi]]:
-    """The API on SQLite, its Daraja client talking to the transport the test gives."""
-    with make_api(
-        mpesa_base_url="https://daraja.test",
-        mpesa_consumer_key=DARAJA["mpesa_consumer_key"],
-        mpesa_consumer_secret=DARAJA["mpesa_consumer_secret"],
-        mpesa_passkey=DARAJA["mpesa_passkey"],
-        mpesa_callback_url="https://hisaab.test",
-    ) as api:
+) -> Iterator[Callable[[Starlette], RealtimeApi]]:
+    """The API on SQLite, its Daraja client talking to the stand-in the test gives."""
+    with ExitStack() as stack:
 
-        def with_daraja(transport: httpx.MockTransport) -> RealtimeApi:
-            api.app.state.daraja = AsyncDarajaClient.from_settings(
-                api.app.state.settings, transport=transport
+        def with_daraja(stand_in: Starlette) -> RealtimeApi:
+            url = stack.enter_context(serve(stand_in))
+            return stack.enter_context(
+                make_api(
+                    mpesa_base_url=url,
+                    mpesa_consumer_key=DARAJA["mpesa_consumer_key"],
+                    mpesa_consumer_secret=DARAJA["mpesa_consumer_secret"],
+                    mpesa_passkey=DARAJA["mpesa_passkey"],
+                    mpesa_callback_url="https://hisaab.test",
+                )
             )
-            return api
 
         yield with_daraja
 
 
-def push(api: RealtimeApi, session_id: str) -> httpx.Response:
-    response = api.client.post(
+def push(api: RealtimeApi, session_id: str) -> Any:
+    return api.client.post(
         "/api/mpesa/stkpush", json={"sessionId": session_id}, headers=api.headers("sp-ops")
     )
-    return response  # type: ignore[return-value]
 
 
 def test_an_accepted_push_puts_the_session_in_processing_with_its_checkout_id(
-    pushing_api: Callable[[httpx.MockTransport], RealtimeApi],
+    pushing_api: Callable[[Starlette], RealtimeApi],
 ) -> None:
     api = pushing_api(daraja(lambda _request: accepted()))
     session_id = str(api.new_session()["sessionId"])
@@ -94,7 +96,7 @@ def test_an_accepted_push_puts_the_session_in_processing_with_its_checkout_id(
 
 
 def test_a_checkout_id_another_session_holds_is_a_502_and_fails_the_session(
-    pushing_api: Callable[[httpx.MockTransport], RealtimeApi],
+    pushing_api: Callable[[Starlette], RealtimeApi],
 ) -> None:
     """Daraja accepts two pushes with one CheckoutRequestID: the second cannot be tracked."""
     api = pushing_api(daraja(lambda _request: accepted()))
@@ -123,10 +125,10 @@ def test_a_checkout_id_another_session_holds_is_a_502_and_fails_the_session(
 
 
 def test_a_refused_push_leaves_the_session_pending_with_the_refusal_kept(
-    pushing_api: Callable[[httpx.MockTransport], RealtimeApi],
+    pushing_api: Callable[[Starlette], RealtimeApi],
 ) -> None:
     refusal = {"requestId": "r-1", "errorCode": "400.002.02", "errorMessage": "Bad Request"}
-    api = pushing_api(daraja(lambda _request: httpx.Response(400, json=refusal)))
+    api = pushing_api(daraja(lambda _request: JSONResponse(refusal, status_code=400)))
     session_id = str(api.new_session()["sessionId"])
     response = push(api, session_id)
     assert response.status_code == 502
@@ -137,7 +139,7 @@ def test_a_refused_push_leaves_the_session_pending_with_the_refusal_kept(
 
 
 def test_waiting_for_daraja_holds_no_database_connection(
-    pushing_api: Callable[[httpx.MockTransport], RealtimeApi],
+    pushing_api: Callable[[Starlette], RealtimeApi],
 ) -> None:
     """While Daraja takes its time, the push holds no pooled connection (nor, on SQLite,
     the write lock): other requests go on."""
@@ -145,7 +147,7 @@ def test_waiting_for_daraja_holds_no_database_connection(
     seen: list[int] = []
     api_box: list[RealtimeApi] = []
 
-    async def slow(_request: httpx.Request) -> httpx.Response:
+    async def slow(_request: Request) -> Response:
         seen.append(api_box[0].app.state.engine.pool.checkedout())
         for _ in range(200):
             if answered.is_set():
@@ -157,7 +159,7 @@ def test_waiting_for_daraja_holds_no_database_connection(
     api_box.append(api)
     session_id = str(api.new_session()["sessionId"])
     other = str(api.new_session()["sessionId"])
-    result: list[httpx.Response] = []
+    result: list[Any] = []
     thread = threading.Thread(target=lambda: result.append(push(api, session_id)))
     thread.start()
     try:

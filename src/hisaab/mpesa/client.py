@@ -388,9 +388,9 @@ class AsyncDarajaClient(_DarajaRequests):
     session: AsyncDarajaSession
 
     def _open(self, key: str, secret: str, timeout: httpx.Timeout, transport: Any) -> None:
-        self.session = AsyncDarajaSession(
-            self.base_url, key, secret, timeout=timeout, transport=transport
-        )
+        if transport is not None:
+            raise ValueError("AsyncDarajaClient sends with aiohttp: point base_url at a server")
+        self.session = AsyncDarajaSession(self.base_url, key, secret, timeout=timeout)
 
     async def aclose(self) -> None:
         await self.session.aclose()

@@ -257,14 +257,29 @@ def session_for_receipt(session: Session, receipt: str) -> str | None:
     return str(found) if found is not None else None
 
 
+# Built once, run on the Core connection: every payment initiated runs them.
+_LINK_EVENTS = (
+    update(EVENTS)
+    .where(EVENTS.c.checkout_request_id == bindparam("b_checkout"), EVENTS.c.session_id.is_(None))
+    .values(session_id=bindparam("b_session"))
+)
+_SESSION_ROW = select(SESSIONS).where(SESSIONS.c.id == bindparam("b_id"))
+
+
+def link_events_many(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
+    """`link_events` for many (session id, CheckoutRequestID) pairs, one statement."""
+    if pairs:
+        session.connection().execute(
+            _LINK_EVENTS, [{"b_session": sid, "b_checkout": checkout} for sid, checkout in pairs]
+        )
+
+
 def link_events(session: Session, session_id: str, checkout_request_id: str) -> int:
     """Attach events that arrived before their session's initiation was recorded."""
-    result = session.execute(
-        update(EVENTS)
-        .where(EVENTS.c.checkout_request_id == checkout_request_id, EVENTS.c.session_id.is_(None))
-        .values(session_id=session_id)
+    result = session.connection().execute(
+        _LINK_EVENTS, {"b_checkout": checkout_request_id, "b_session": session_id}
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def load_session(session: Session, session_id: str, *, lock: bool = False) -> SessionView | None:
@@ -615,7 +630,7 @@ def results_after(
 
 
 def session_row(session: Session, session_id: str) -> Mapping[str, Any] | None:
-    row = session.execute(select(SESSIONS).where(SESSIONS.c.id == session_id)).mappings().first()
+    row = session.connection().execute(_SESSION_ROW, {"b_id": session_id}).mappings().first()
     return dict(row) if row is not None else None
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from hisaab.alerts.message import Alert, Issue
+from hisaab.audit.log import Entry as AuditEntry
+from hisaab.audit.log import record_many
 from hisaab.money import Money
 from hisaab.mpesa.payloads.c2b import C2BPayment
 from hisaab.mpesa.phones import mask_phone
@@ -143,6 +145,40 @@ def reconcile_sessions(
         outcomes.append(Outcome(sid, decision.result_status, message, new))
     publish_many(db, announcements)
     return outcomes
+
+
+def reconcile_by_admin(
+    db: Session, session_ids: Sequence[str], *, trigger: str, stuck_after: dt.timedelta, actor: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Reconcile the named sessions now, for an admin: (their results in the order asked,
+    the ids no session has). Every session is locked first, in id order, and the audit entries
+    come last, as in every other transaction that reconciles: two of them never wait for
+    each other in opposite orders."""
+    wanted = list(dict.fromkeys(session_ids))
+    known = repo.load_sessions(db, wanted)
+    missing = [sid for sid in wanted if sid not in known]
+    now = utcnow()
+    outcomes = reconcile_sessions(
+        db,
+        {sid: Request(trigger, now) for sid in wanted if sid in known},
+        stuck_after=stuck_after,
+    )
+    by_id = {outcome.session_id: outcome for outcome in outcomes}
+    found = [sid for sid in wanted if sid in known]
+    record_many(
+        db,
+        [
+            AuditEntry(
+                actor_id=actor,
+                action="realtime.reconcile",
+                entity="payment_session",
+                entity_id=sid,
+                details={"trigger": trigger, "status": by_id[sid].status},
+            )
+            for sid in found
+        ],
+    )
+    return [by_id[sid].message for sid in found], missing
 
 
 def reconcile_orphan(

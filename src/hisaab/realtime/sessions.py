@@ -24,11 +24,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from anyio import CancelScope
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hisaab.audit.log import Entry as AuditEntry
 from hisaab.audit.log import record as audit
+from hisaab.audit.log import record_many
 from hisaab.auth.tokens import Claims
 from hisaab.config import Settings
 from hisaab.errors import Conflict, Forbidden, HisaabError, InputError, NotFound
@@ -186,6 +188,55 @@ def create_session(db: Session, values: dict[str, Any], claims: Claims) -> dict[
     return dict(row)
 
 
+def create_sessions(
+    db: Session, items: list[tuple[dict[str, Any], Claims]]
+) -> list[dict[str, Any]]:
+    """`create_session` for many (values, claims) at once: the group commit's batch function.
+
+    In the group's shared attempt the sessions go in with one multi-row INSERT and their
+    audit entries with one more (hisaab.audit.log.record_many); alone (after a clash), each
+    goes through `create_session`, which names the taken id.
+    """
+    if not retried_alone(db):
+        return [create_session(db, values, claims) for values, claims in items]
+    now = utcnow()
+    for values, claims in items:
+        check_merchant_access(claims, values["merchant_id"], write=True)
+    rows = [
+        {
+            **values,
+            "status": "pending",
+            "created_by": claims.user_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for values, claims in items
+    ]
+    saved = db.connection().execute(_INSERT_SESSIONS, rows).mappings().all()
+    by_id = {row["id"]: dict(row) for row in saved}
+    record_many(
+        db,
+        [
+            AuditEntry(
+                actor_id=claims.user_id,
+                action="payment_session.create",
+                entity="payment_session",
+                entity_id=values["id"],
+                details={
+                    "merchant_id": values["merchant_id"],
+                    "amount_minor": values["amount_minor"],
+                    "currency": values["currency"],
+                },
+            )
+            for values, claims in items
+        ],
+    )
+    return [by_id[values["id"]] for values, _claims in items]
+
+
+_INSERT_SESSIONS = insert(repo.SESSIONS).returning(*repo.SESSIONS.c)
+
+
 def get_session(db: Session, session_id: str, claims: Claims) -> dict[str, Any]:
     row = repo.session_row(db, session_id)
     if row is None:
@@ -213,10 +264,13 @@ def callback_url(settings: Settings, path: str) -> str:
 
 
 Writer = Callable[[Callable[[Session], T]], Awaitable[T]]
+# submit_many(item, many): `item` joins the others for `many` in the next group transaction.
+BatchWriter = Callable[[Any, Callable[[Session, list[Any]], list[Any]]], Awaitable[Any]]
 
 
 async def stk_push(
     write: Writer[Any],
+    write_many: BatchWriter,
     session_id: str,
     claims: Claims,
     settings: Settings,
@@ -226,8 +280,10 @@ async def stk_push(
 ) -> dict[str, Any]:
     """Push a pending session: take it, ask Daraja (holding no thread, no connection and no
     write lock), record the answer. `write(work)` runs `work(session)` in a committed
-    transaction (the API's group commit). Once taken, the rest runs to its end even if the
-    caller goes away, so a session is never left `processing` without what Daraja said."""
+    transaction, and `write_many(item, many)` passes `item` to a batch function with the
+    others of its transaction (the API's group commit: GroupCommit.submit, submit_many).
+    Once taken, the rest runs to its end even if the caller goes away, so a session is never
+    left `processing` without what Daraja said."""
     url = callback_url(settings, "/api/mpesa/callback")
     row: dict[str, Any] = await write(lambda db: _take_for_push(db, session_id, claims))
     with CancelScope(shield=True):
@@ -242,8 +298,8 @@ async def stk_push(
                 functools.partial(_push_refused, session_id=session_id, sent_at=sent_at, exc=exc)
             )
             raise
-        recorded = await write(
-            lambda db: _push_accepted(db, session_id, claims, row, answer, sent_at)
+        recorded = await write_many(
+            Accepted(session_id, claims, row, answer, sent_at), record_acceptances
         )
     if isinstance(recorded, _Untrackable):
         raise DarajaError(f"session {session_id!r}: {recorded.note}")
@@ -357,6 +413,103 @@ def _push_accepted(
     fresh = repo.session_row(db, session_id)
     assert fresh is not None
     return dict(fresh)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A push Daraja accepted, to be recorded (`record_acceptances`)."""
+
+    session_id: str
+    claims: Claims
+    row: dict[str, Any]
+    answer: StkPushAnswer
+    sent_at: dt.datetime
+
+
+def record_acceptances(db: Session, items: list[Accepted]) -> list[dict[str, Any] | _Untrackable]:
+    """`_push_accepted` for many pushes at once: the group commit's batch function.
+
+    In the shared attempt: the sessions' CheckoutRequestIDs in one statement, the `stk_push`
+    events in one (hisaab.realtime.repository.record_events), earlier callbacks attached,
+    every session reconciled together (a fixed number of statements), the audit entries, and
+    the sessions read back in one SELECT. Alone (after a CheckoutRequestID clash), each push
+    goes through `_push_accepted`, which fails an untrackable one and says why.
+    """
+    if not retried_alone(db):
+        return [
+            _push_accepted(db, i.session_id, i.claims, i.row, i.answer, i.sent_at) for i in items
+        ]
+    now = utcnow()
+    connection = db.connection()
+    connection.execute(
+        _SET_CHECKOUT,
+        [
+            {
+                "b_id": i.session_id,
+                "b_checkout": i.answer.checkout_request_id,
+                "b_merchant_request": i.answer.merchant_request_id,
+                "b_initiated": i.sent_at,
+                "b_now": now,
+            }
+            for i in items
+        ],
+    )
+    events = repo.record_events(
+        db,
+        [
+            {
+                "kind": "stk_push",
+                "payload": _answer_payload(i.answer),
+                "received_at": now,
+                "dedupe_key": i.answer.checkout_request_id,
+                "first_of": i.answer.checkout_request_id,
+                "session_id": i.session_id,
+                "checkout_request_id": i.answer.checkout_request_id,
+                "receipt": None,
+                "result_code": i.answer.response_code,
+                "amount_minor": i.row["amount_minor"],
+                "phone": None,
+                "authenticated": True,
+                "note": None,
+            }
+            for i in items
+        ],
+    )
+    repo.link_events_many(db, [(i.session_id, i.answer.checkout_request_id) for i in items])
+    triggers.reconcile_soon(
+        db,
+        [
+            triggers.request("payment_initiation", now, event_id, session_id=i.session_id)
+            for i, (event_id, _sid) in zip(items, events, strict=True)
+        ],
+    )
+    record_many(
+        db,
+        [
+            AuditEntry(
+                actor_id=i.claims.user_id,
+                action="payment_session.stk_push",
+                entity="payment_session",
+                entity_id=i.session_id,
+                details={"checkout_request_id": i.answer.checkout_request_id},
+            )
+            for i in items
+        ],
+    )
+    fresh = repo.load_sessions(db, [i.session_id for i in items])
+    return [dict(fresh[i.session_id]) for i in items]
+
+
+_SET_CHECKOUT = (
+    update(repo.SESSIONS)
+    .where(repo.SESSIONS.c.id == bindparam("b_id"))
+    .values(
+        checkout_request_id=bindparam("b_checkout"),
+        merchant_request_id=bindparam("b_merchant_request"),
+        initiated_at=bindparam("b_initiated"),
+        updated_at=bindparam("b_now"),
+    )
+)
 
 
 def _push_answer_taken(

@@ -11,6 +11,8 @@ else (a constraint, bad data, a lost connection) is raised at once.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +23,10 @@ log = logging.getLogger("hisaab.storage")
 T = TypeVar("T")
 
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
-ATTEMPTS = 4
+ATTEMPTS = 5
+# Before attempt n+1, a pause of up to n x this: two transactions that crossed each other do
+# not start again at the same instant.
+BACKOFF_SECONDS = 0.02
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -44,4 +49,5 @@ def retrying(attempt: Callable[[], T], *, on_retry: Callable[[], Any] | None = N
             log.info("transaction aborted (%s); running it again", exc.orig)
             if on_retry is not None:
                 on_retry()
+            time.sleep(random.uniform(0, number * BACKOFF_SECONDS))
     raise AssertionError("unreachable")

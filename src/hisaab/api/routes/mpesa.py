@@ -145,8 +145,8 @@ async def create_session(request: Request, claims: CurrentUser) -> dict[str, Any
 
     # Joins the group commit (hisaab.storage.group_commit): sessions created together share
     # one transaction and one flush, and waiting for it holds no thread.
-    row: dict[str, Any] = await request.app.state.intake.submit(
-        lambda db: sessions.create_session(db, values, claims)
+    row: dict[str, Any] = await request.app.state.intake.submit_many(
+        (values, claims), sessions.create_sessions
     )
     return session_view(row)
 
@@ -165,8 +165,9 @@ async def stk_push(request: Request, claims: CurrentUser) -> dict[str, Any]:
         raise InputError("sessionId is required", column="sessionId")
     client = daraja_client(request)
     settings = request.app.state.settings
+    intake = request.app.state.intake
     row = await sessions.stk_push(
-        request.app.state.intake.submit, session_id.strip(), claims, settings, client
+        intake.submit, intake.submit_many, session_id.strip(), claims, settings, client
     )
     return session_view(row)
 

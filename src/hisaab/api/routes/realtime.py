@@ -69,20 +69,12 @@ def _stuck_after(request: Request) -> dt.timedelta:
 def reconcile_now(
     db: Session, session_id: str, trigger: str, stuck_after: dt.timedelta, actor: int
 ) -> dict[str, Any]:
-    if repo.session_row(db, session_id) is None:
+    results, missing = service.reconcile_by_admin(
+        db, [session_id], trigger=trigger, stuck_after=stuck_after, actor=actor
+    )
+    if missing:
         raise NotFound(f"no payment session {session_id!r}")
-    outcome = service.reconcile_session(
-        db, session_id, trigger=trigger, stuck_after=stuck_after, event_received_at=utcnow()
-    )
-    audit(
-        db,
-        actor_id=actor,
-        action="realtime.reconcile",
-        entity="payment_session",
-        entity_id=session_id,
-        details={"trigger": trigger, "status": outcome.status},
-    )
-    return outcome.message
+    return results[0]
 
 
 @router.get("/stats")
@@ -107,15 +99,13 @@ def reconcile_session(
 def reconcile_bulk(
     body: BulkBody, request: Request, session: SessionDep, claims: Admin
 ) -> dict[str, Any]:
-    results: list[dict[str, Any]] = []
-    missing: list[str] = []
-    for session_id in dict.fromkeys(body.sessionIds):  # each once, in the order given
-        if repo.session_row(session, session_id) is None:
-            missing.append(session_id)
-            continue
-        results.append(
-            reconcile_now(session, session_id, body.trigger, _stuck_after(request), claims.user_id)
-        )
+    results, missing = service.reconcile_by_admin(
+        session,
+        body.sessionIds,
+        trigger=body.trigger,
+        stuck_after=_stuck_after(request),
+        actor=claims.user_id,
+    )
     counts: dict[str, int] = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
