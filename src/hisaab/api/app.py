@@ -24,6 +24,7 @@ from hisaab.api.context import RequestContext
 from hisaab.api.ratelimit import make_limiter
 from hisaab.api.routes import auth, exceptions, health, jobs, mpesa, overview, realtime
 from hisaab.auth.standing import UserStanding
+from hisaab.auth.tokens import VerifiedTokens
 from hisaab.config import Settings, get_settings
 from hisaab.errors import InputError
 from hisaab.overview.cache import make_cache
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         pool_timeout=settings.db_pool_timeout_seconds,
     )
     app.state.sessions = sessionmaker(app.state.engine, expire_on_commit=False)
+    app.state.tokens = VerifiedTokens(settings.jwt_secret.get_secret_value())
     app.state.user_standing = UserStanding(
         app.state.sessions, ttl_seconds=settings.auth_cache_seconds
     )

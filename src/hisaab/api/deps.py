@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from hisaab.api.capacity import DbGate
 from hisaab.auth.standing import UserStanding
-from hisaab.auth.tokens import Claims, verify_token
+from hisaab.auth.tokens import Claims, VerifiedTokens
 from hisaab.config import Settings
 from hisaab.errors import Forbidden, Unauthenticated
 from hisaab.storage.transient import retrying
@@ -117,29 +118,33 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def current_user(
+async def current_user(
     request: Request,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Claims:
     """The caller, from a bearer token whose user still stands as it says (see
-    hisaab.auth.standing: looked up outside the request's session, which it never opens)."""
+    hisaab.auth.standing: looked up outside the request's session, which it never opens).
+
+    On the event loop: the token and the user's standing are usually remembered, and only
+    a lookup of the user goes to a thread.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required: POST /api/auth/login first")
-    assert settings.jwt_secret is not None  # create_app refuses to start without one
-    claims = verify_token(credentials.credentials, settings.jwt_secret.get_secret_value())
+    tokens: VerifiedTokens = request.app.state.tokens
+    claims = tokens.verify(credentials.credentials)
     standing: UserStanding = request.app.state.user_standing
-    standing.check(claims)
+    if not standing.check_remembered(claims):
+        await run_in_threadpool(standing.check, claims)
     return claims
 
 
 CurrentUser = Annotated[Claims, Depends(current_user)]
 
 
-def require(permission: str) -> Callable[[Claims], Claims]:
+def require(permission: str) -> Callable[[Claims], Awaitable[Claims]]:
     """A dependency that lets through callers holding `permission`, else 403."""
 
-    def check(claims: CurrentUser) -> Claims:
+    async def check(claims: CurrentUser) -> Claims:
         if permission not in claims.permissions:
             raise Forbidden(f"the {claims.role} role lacks the permission {permission}")
         return claims

@@ -46,9 +46,21 @@ class UserStanding:
         self._seen: dict[int, tuple[float, _Standing]] = {}
         self._lock = threading.Lock()
 
+    def check_remembered(self, claims: Claims) -> bool:
+        """`check` from memory alone: False when the user must be looked up (`check` then),
+        so that a caller on an event loop can look up in a thread and otherwise not."""
+        seen = self._seen.get(claims.user_id)
+        if seen is None or seen[0] <= time.monotonic():
+            return False
+        self._judge(claims, seen[1])
+        return True
+
     def check(self, claims: Claims) -> None:
         """Raise Unauthenticated unless the user exists, is active and is as the token says."""
-        standing = self._standing(claims.user_id)
+        self._judge(claims, self._standing(claims.user_id))
+
+    @staticmethod
+    def _judge(claims: Claims, standing: _Standing) -> None:
         if (
             not standing.is_active
             or standing.role != claims.role
