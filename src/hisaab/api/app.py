@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from hisaab import __version__
-from hisaab.api import callback_path, errors
+from hisaab.api import callback_path, errors, initiation_path
 from hisaab.api.access import AccessLog
 from hisaab.api.capacity import Capacity, DbGate
 from hisaab.api.context import RequestContext
@@ -101,10 +101,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 
 class HisaabAPI(FastAPI):
-    """The FastAPI application, with the STK callback hot path served ahead of its stack."""
+    """The FastAPI application, with its hot paths (STK callbacks, payment initiation) served
+    ahead of its stack."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if callback_path.wants(scope) and await callback_path.handle(self, scope, receive, send):
+            return
+        token = initiation_path.wants(scope)
+        if token is not None:
+            await initiation_path.handle(self, scope, receive, send, token)
             return
         await super().__call__(scope, receive, send)
 

@@ -308,20 +308,35 @@ async def stk_push(
 
 
 def _take_for_push(db: Session, session_id: str, claims: Claims) -> dict[str, Any]:
-    """`pending` -> `processing`, so that two callers can never push the same session."""
-    row = get_session(db, session_id, claims)
-    check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
-    taken = db.execute(
-        update(repo.SESSIONS)
-        .where(repo.SESSIONS.c.id == session_id, repo.SESSIONS.c.status == "pending")
-        .values(status="processing", updated_at=utcnow())
-        .returning(repo.SESSIONS.c.id)
-    ).first()
+    """`pending` -> `processing`, so that two callers can never push the same session.
+
+    One statement when the session is pending (the common case); when not, the session is
+    read to say why (not found, or its status). A caller that may not push this merchant's
+    session raises after the update, which rolls it back with the transaction.
+    """
+    taken = (
+        db.connection()
+        .execute(_TAKE_PENDING, {"b_id": session_id, "b_now": utcnow()})
+        .mappings()
+        .first()
+    )
     if taken is None:
+        row = get_session(db, session_id, claims)
+        check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
         raise Conflict(
             f"session {session_id!r} is {row['status']}: only a pending session can be pushed"
         )
+    row = dict(taken)
+    check_merchant_access(claims, row["merchant_id"], write=True, session_id=session_id)
     return row
+
+
+_TAKE_PENDING = (
+    update(repo.SESSIONS)
+    .where(repo.SESSIONS.c.id == bindparam("b_id"), repo.SESSIONS.c.status == "pending")
+    .values(status="processing", updated_at=bindparam("b_now"))
+    .returning(*repo.SESSIONS.c)
+)
 
 
 def _push_refused(db: Session, *, session_id: str, sent_at: dt.datetime, exc: HisaabError) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hisaab.api.deps import CurrentUser, Router, SessionDep
+from hisaab.auth.tokens import Claims
 from hisaab.errors import InputError
 from hisaab.mpesa.client import AsyncDarajaClient
 from hisaab.realtime import intake, sessions
@@ -64,7 +65,11 @@ _ANY_JSON = {"requestBody": {"required": True, "content": {"application/json": {
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    return json_object(await request.body())
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, numbers with decimals read exactly; InputError if not."""
     try:
         body = json.loads(raw, parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -76,10 +81,9 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def daraja_client(request: Request) -> AsyncDarajaClient:
+def daraja_client_of(state: Any) -> AsyncDarajaClient:
     """The application's Daraja client on this event loop, made on first use (its OAuth token
     is cached; the app's lifespan closes it)."""
-    state = request.app.state
     client: AsyncDarajaClient | None = getattr(state, "daraja", None)
     if client is None:
         client = AsyncDarajaClient.from_settings(state.settings)
@@ -141,13 +145,15 @@ def _events(db: Session, row: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.post("/api/sessions", status_code=201, openapi_extra=_SESSION_BODY)
 async def create_session(request: Request, claims: CurrentUser) -> dict[str, Any]:
-    values = sessions.parse_new_session(await _json_object(request))
+    return await new_session(request.app.state, await request.body(), claims)
 
+
+async def new_session(state: Any, raw: bytes, claims: Claims) -> dict[str, Any]:
+    """POST /api/sessions, for the route and for its hot path (hisaab.api.initiation_path)."""
+    values = sessions.parse_new_session(json_object(raw))
     # Joins the group commit (hisaab.storage.group_commit): sessions created together share
     # one transaction and one flush, and waiting for it holds no thread.
-    row: dict[str, Any] = await request.app.state.intake.submit_many(
-        (values, claims), sessions.create_sessions
-    )
+    row: dict[str, Any] = await state.intake.submit_many((values, claims), sessions.create_sessions)
     return session_view(row)
 
 
@@ -159,22 +165,26 @@ def get_session(session_id: str, session: SessionDep, claims: CurrentUser) -> di
 
 @router.post("/api/mpesa/stkpush", openapi_extra=_ANY_JSON)
 async def stk_push(request: Request, claims: CurrentUser) -> dict[str, Any]:
-    body = await _json_object(request)
+    return await push_session(request.app.state, await request.body(), claims)
+
+
+async def push_session(state: Any, raw: bytes, claims: Claims) -> dict[str, Any]:
+    """POST /api/mpesa/stkpush, for the route and for its hot path."""
+    body = json_object(raw)
     session_id = body.get("sessionId")
     if not isinstance(session_id, str) or not session_id.strip():
         raise InputError("sessionId is required", column="sessionId")
-    client = daraja_client(request)
-    settings = request.app.state.settings
-    intake = request.app.state.intake
+    client = daraja_client_of(state)
+    intake = state.intake
     row = await sessions.stk_push(
-        intake.submit, intake.submit_many, session_id.strip(), claims, settings, client
+        intake.submit, intake.submit_many, session_id.strip(), claims, state.settings, client
     )
     return session_view(row)
 
 
 @router.post("/api/mpesa/query/{session_id}")
 async def stk_query(session_id: str, request: Request, claims: CurrentUser) -> dict[str, Any]:
-    client = daraja_client(request)
+    client = daraja_client_of(request.app.state)
     result = await sessions.query(request.app.state.intake.submit, session_id, claims, client)
     return {"query": result["query"], "session": session_view(result["session"])}
 
