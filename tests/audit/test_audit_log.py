@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
-from hisaab.audit.log import GENESIS, record, verify
+from hisaab.audit.log import GENESIS, Entry, record, record_many, verify
 from hisaab.storage.engine import make_engine
+from hisaab.storage.group_commit import _FIRST_ATTEMPT as FIRST_ATTEMPT
 from hisaab.storage.migrate import upgrade
 from hisaab.storage.models import AuditEntry
 
@@ -105,3 +106,60 @@ def test_concurrent_writers_never_fork_the_chain(engine: Engine) -> None:
     with Session(engine) as session:
         result = verify(session)
     assert (result.ok, result.entries) == (True, 3 + 40)
+
+
+def _group_attempt(session: Session) -> None:
+    """Mark `session` as a group commit's shared attempt (hisaab.storage.group_commit)."""
+    session.info[FIRST_ATTEMPT] = True
+
+
+def test_a_batch_appended_at_once_chains_in_id_order(engine: Engine) -> None:
+    entries = [
+        Entry(actor_id=None, action="payment_session.create", entity="payment_session",
+              entity_id=f"ps_{n:03d}", details={"amount_minor": 100 * n})
+        for n in range(60)
+    ]  # fmt: skip
+    with Session(engine) as session, session.begin():
+        _group_attempt(session)
+        record_many(session, entries)
+    with Session(engine) as session:
+        result = verify(session)
+        ids = [e.entity_id for e in session.query(AuditEntry).order_by(AuditEntry.id)][3:]
+    assert (result.ok, result.entries) == (True, 3 + 60)
+    assert ids == [f"ps_{n:03d}" for n in range(60)]
+
+
+def test_batches_from_concurrent_writers_never_fork_the_chain(engine: Engine) -> None:
+    """Group commits of several API processes append batches at once: they take turns."""
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(8):
+                with Session(engine) as session, session.begin():
+                    _group_attempt(session)
+                    record_many(
+                        session,
+                        [
+                            Entry(
+                                None, "payment_session.stk_push", "payment_session", f"{n}-{i}-{k}"
+                            )
+                            for k in range(5)
+                        ],
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Session(engine) as session:
+        result = verify(session)
+    assert (result.ok, result.entries) == (True, 3 + 4 * 8 * 5)

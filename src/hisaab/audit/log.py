@@ -5,11 +5,14 @@ JSON (time, actor, action, entity, details). Changing, deleting or reordering an
 every hash after it; `verify` names the first entry that does not check out.
 
 Entries are written in the caller's transaction, so an action and its audit entry commit or
-roll back together. The database forbids forks: `prev_hash` is unique, so when two
-transactions append at once the second insert fails (on PostgreSQL it waits for the first to
-commit, then fails); it is retried inside a savepoint on the new head. Locking the head row
-instead is not enough: PostgreSQL hands a waiting `FOR UPDATE` the row it waited on, not the
-one appended meanwhile.
+roll back together. Appenders take turns: on SQLite the database's write lock, on PostgreSQL
+a transaction-level advisory lock, taken just before the head is read and held until the
+transaction ends, so that appenders in several processes wait for each other instead of
+failing (they used to: two API processes recording payments at once failed each other's
+batches). The database also forbids forks: `prev_hash` is unique, so an insert on a head
+that moved anyway fails, and is retried inside a savepoint on the new head. Locking the head
+row instead would not do: PostgreSQL hands a waiting `FOR UPDATE` the row it waited on, not
+the one appended meanwhile.
 """
 
 from __future__ import annotations
@@ -34,6 +37,20 @@ _MAX_TRIES = 50
 AUDIT = cast(Table, AuditEntry.__table__)
 _HEAD = select(AUDIT.c.hash).order_by(AUDIT.c.id.desc()).limit(1)
 _TAKE_SQLITE_WRITE_LOCK = sql_text("UPDATE audit_log SET id = id WHERE 0 = 1")
+# pg_advisory_xact_lock's key for the audit trail's head: one number, the same everywhere.
+AUDIT_LOCK_KEY = 0x61756469745F6C6F  # "audit_lo"
+_TAKE_POSTGRES_TURN = sql_text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_LOCK_KEY)
+
+
+def _take_turn(session: Session) -> None:
+    """Wait for the appenders' turn, held until the caller's transaction ends."""
+    if session.get_bind().dialect.name == "sqlite":
+        # pysqlite begins a transaction only at the first write: take SQLite's write lock now,
+        # so the head read below is the latest and the savepoint nests in the caller's
+        # transaction (instead of starting one of its own that its release would commit).
+        session.execute(_TAKE_SQLITE_WRITE_LOCK)
+    else:
+        session.execute(_TAKE_POSTGRES_TURN)
 
 
 def _digest(
@@ -77,11 +94,7 @@ def record(
     """
     text = json.dumps(dict(details or {}), sort_keys=True, separators=(",", ":"), default=str)
     key = None if entity_id is None else str(entity_id)
-    if session.get_bind().dialect.name == "sqlite":
-        # pysqlite begins a transaction only at the first write: take SQLite's write lock now,
-        # so the head read below is the latest and the savepoint nests in the caller's
-        # transaction (instead of starting one of its own that its release would commit).
-        session.execute(_TAKE_SQLITE_WRITE_LOCK)
+    _take_turn(session)
     for _ in range(_MAX_TRIES):
         prev_hash = session.execute(_HEAD).scalar() or GENESIS
         at = utcnow()
@@ -123,12 +136,12 @@ class Entry:
 def record_many(session: Session, entries: list[Entry]) -> None:
     """Append `entries` in order, in the caller's transaction, as `record` does one by one.
 
-    In a group commit's shared attempt on SQLite (whose write lock keeps every other writer
-    out, so the head cannot move) the chain is computed here and inserted in one statement.
-    Elsewhere each entry goes through `record`: on PostgreSQL the ids of one multi-row insert
-    are not promised to follow the rows' order, and the chain is verified in id order.
+    In a group commit's shared attempt, with the appenders' turn taken (the head cannot
+    move), the chain is computed here and the entries inserted by one executemany, which
+    runs the inserts in order, so their ids follow the chain, as `verify` walks it. Alone,
+    each entry goes through `record`.
     """
-    if not (retried_alone(session) and session.get_bind().dialect.name == "sqlite"):
+    if not retried_alone(session):
         for entry in entries:
             record(
                 session,
@@ -139,7 +152,7 @@ def record_many(session: Session, entries: list[Entry]) -> None:
                 details=entry.details,
             )
         return
-    session.execute(_TAKE_SQLITE_WRITE_LOCK)
+    _take_turn(session)
     prev_hash = session.execute(_HEAD).scalar() or GENESIS
     rows = []
     for entry in entries:
