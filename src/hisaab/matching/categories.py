@@ -5,7 +5,7 @@ add up; hisaab.ingest.records)."""
 
 from __future__ import annotations
 
-from hisaab.ingest.records import FINDING_CATEGORIES
+from hisaab.ingest.findings import FINDING_CATEGORIES
 
 ENGINE_CATEGORIES: tuple[str, ...] = (
     "UNMATCHED_PG",

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from hisaab.audit.log import record
 from hisaab.auth.roles import EXCEPTIONS_RESOLVE, permissions_of
 from hisaab.errors import Conflict, Forbidden, InputError, NotFound
-from hisaab.ingest.records import FINDING_CATEGORIES
+from hisaab.ingest.findings import FINDING_CATEGORIES
 from hisaab.recon import feed
 from hisaab.recon.approval import ApprovalThresholds
 from hisaab.storage.models import (

@@ -27,7 +27,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from hisaab.ingest.records import Finding, NormalizedFile
+from hisaab.ingest.findings import Finding
+from hisaab.ingest.records import NormalizedFile
 
 # The columns of exceptions.csv (docs/outputs.md), with the types the engine writes.
 EXCEPTION_FILE_SCHEMA = pa.schema(

@@ -52,9 +52,10 @@ from typing import Any, NoReturn
 from bai2.constants import TypeCodes, TypeCodeTransaction
 
 from hisaab.errors import AmountError, CurrencyError, FormatError
+from hisaab.ingest.findings import CONTROL_TOTAL_MISMATCH
 from hisaab.ingest.formats import StandardFormat, register, statement
 from hisaab.ingest.narration import extract_utr
-from hisaab.ingest.records import CONTROL_TOTAL_MISMATCH, Balance, NormalizedFile
+from hisaab.ingest.records import Balance, NormalizedFile
 from hisaab.money import Direction, Money, normalize_currency, parse_amount
 
 NAME = "bai2"

@@ -66,10 +66,11 @@ from typing import Any
 from lxml import etree
 
 from hisaab.errors import AmountError, CurrencyError, FormatError
+from hisaab.ingest.findings import BALANCE_MISMATCH
 from hisaab.ingest.formats import StandardFormat, register
 from hisaab.ingest.formats import statement as statement_rules
 from hisaab.ingest.narration import extract_utr
-from hisaab.ingest.records import BALANCE_MISMATCH, Balance, NormalizedFile
+from hisaab.ingest.records import Balance, NormalizedFile
 from hisaab.money import Direction, exponent, normalize_currency, parse_amount
 
 NAME = "camt053"

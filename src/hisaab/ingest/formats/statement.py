@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from hisaab.errors import FormatError
+from hisaab.ingest.findings import BALANCE_MISMATCH, Finding
 from hisaab.ingest.records import (
-    BALANCE_MISMATCH,
     Balance,
-    Finding,
     NormalizedFile,
     file_sha256,
     finalize,
