@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         description="reconcile in the transaction that records the event (else: via the queue)",
     )
     ws_heartbeat_seconds: float = Field(default=30.0, gt=0, le=3600)
+    realtime_stats_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="how long an API process reuses the real-time statistics it computed",
+    )
     # Completed queue jobs are deleted after this many days (0 keeps them); see queue.retention.
     queue_retention_days: int = Field(default=7, ge=0)
     queue_prune_interval_seconds: int = Field(default=3600, ge=1)

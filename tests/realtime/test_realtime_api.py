@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import pytest
@@ -131,6 +132,18 @@ class TestStats:
         assert stats["averageProcessingTime"] is None
         assert stats["lastProcessedAt"] is None
         assert stats["errorRate"] == 0.0
+
+    def test_figures_are_reused_for_a_moment_then_computed_again(self, make_api: Any) -> None:
+        """Dashboards polling together cost one computation per HISAAB_REALTIME_STATS_CACHE_
+        SECONDS; connected clients are always current."""
+        with make_api(realtime_stats_cache_seconds=0.3) as api:
+            before = call(api, "GET", f"{BASE}/stats", None, "admin").json()["stats"]
+            paid_order(api, "ps_order_1001")
+            soon = call(api, "GET", f"{BASE}/stats", None, "admin").json()["stats"]
+            time.sleep(0.35)
+            later = call(api, "GET", f"{BASE}/stats", None, "admin").json()["stats"]
+        assert before["totalProcessed"] == soon["totalProcessed"] == 0
+        assert later["totalProcessed"] >= 1
 
     def test_counts_a_day_of_payments(self, api: RealtimeApi) -> None:
         paid_order(api, "ps_order_1001")  # matched

@@ -32,6 +32,7 @@ from hisaab.pubsub import FanoutConfig, FanoutError, Hub, Subscriber
 from hisaab.pubsub import configure as configure_publisher
 from hisaab.pubsub.publisher import aclose_default as aclose_publisher
 from hisaab.queue.jobs import enqueued_in
+from hisaab.realtime.stats import Remembered as RememberedStats
 from hisaab.redis_client import make_client
 from hisaab.storage.engine import make_engine
 from hisaab.storage.group_commit import GroupCommit
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.redis = make_client(settings.redis_url) if settings.redis_url else None
     app.state.login_limiter = make_limiter(app.state.redis)
     app.state.overview_cache = make_cache(settings.overview_cache_seconds, app.state.redis)
+    app.state.realtime_stats = RememberedStats(settings.realtime_stats_cache_seconds)
     registry = CollectorRegistry()
     app.state.metrics = registry
     requests = Counter(

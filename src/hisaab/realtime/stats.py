@@ -3,11 +3,18 @@
 Counts come from `realtime_results` (one row per reconciliation), queue figures from the
 durable queue, and connected clients from the caller (each API process knows its own).
 Percentiles are over the most recent results (`RECENT`), where a live dashboard wants them.
+
+The figures scan the results table, so `Remembered` keeps them for a moment per process:
+every dashboard polling an API process at once costs one computation a second, not one each
+(connected clients, the process's own figure, is always current).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -98,3 +105,21 @@ def _iso(value: dt.datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Remembered:
+    """`compute` at most once every `seconds` per process (0: every time)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._lock = threading.Lock()
+        self._figures: dict[str, Any] | None = None
+        self._until = 0.0
+
+    def get(self, sessions: Callable[[], Session], *, connected_clients: int) -> dict[str, Any]:
+        with self._lock:
+            if self._figures is None or time.monotonic() >= self._until:
+                with sessions() as db:
+                    self._figures = compute(db, connected_clients=connected_clients)
+                self._until = time.monotonic() + self._seconds
+            return {**self._figures, "connectedClients": connected_clients}

@@ -78,8 +78,10 @@ def reconcile_now(
 
 
 @router.get("/stats")
-def get_stats(request: Request, session: SessionDep, _: Admin) -> dict[str, Any]:
-    return {"success": True, "stats": stats.compute(session, connected_clients=_hub(request).count)}
+def get_stats(request: Request, _: Admin) -> dict[str, Any]:
+    state = request.app.state
+    figures = state.realtime_stats.get(state.sessions, connected_clients=_hub(request).count)
+    return {"success": True, "stats": figures}
 
 
 @router.post("/session/{session_id}")
@@ -266,8 +268,10 @@ async def _answer(websocket: WebSocket, claims: Claims, text: str) -> dict[str, 
     if kind == "get_stats":
 
         def read() -> dict[str, Any]:
-            with state.sessions() as db:
-                return stats.compute(db, connected_clients=state.hub.count)
+            figures: dict[str, Any] = state.realtime_stats.get(
+                state.sessions, connected_clients=state.hub.count
+            )
+            return figures
 
         return {"type": "reconciliation_stats", "data": await run_in_threadpool(read)}
     if kind == "reconcile_session":
