@@ -186,20 +186,10 @@ class AsyncDarajaSession:
 def _aiohttp_error(exc: BaseException, base_url: str, path: str) -> DarajaError:
     """The same DarajaError as `_transport_error` says for httpx's failures."""
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return DarajaError(
-            f"cannot reach Daraja at {base_url}: {type(exc).__name__}: {exc}",
-            may_have_reached=False,
-        )
+        return _failure("unreachable", exc, base_url, path)
     if isinstance(exc, TimeoutError):
-        return DarajaError(
-            f"Daraja did not answer {path} in time ({type(exc).__name__}); the request may "
-            "have been processed: query before retrying",
-            may_have_reached=True,
-        )
-    return DarajaError(
-        f"Daraja connection failed during {path}: {type(exc).__name__}: {exc}",
-        may_have_reached=True,
-    )
+        return _failure("timeout", exc, base_url, path)
+    return _failure("broken", exc, base_url, path)
 
 
 def _read_token(response: httpx.Response) -> tuple[str, float]:
@@ -229,11 +219,20 @@ def _read_token(response: httpx.Response) -> tuple[str, float]:
 
 def _transport_error(exc: httpx.HTTPError, base_url: str, path: str) -> DarajaError:
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return _failure("unreachable", exc, base_url, path)
+    if isinstance(exc, httpx.TimeoutException):
+        return _failure("timeout", exc, base_url, path)
+    return _failure("broken", exc, base_url, path)
+
+
+def _failure(kind: str, exc: BaseException, base_url: str, path: str) -> DarajaError:
+    """What a failure to get Daraja's answer means: never sent, or perhaps acted upon."""
+    if kind == "unreachable":
         return DarajaError(
             f"cannot reach Daraja at {base_url}: {type(exc).__name__}: {exc}",
             may_have_reached=False,
         )
-    if isinstance(exc, httpx.TimeoutException):
+    if kind == "timeout":
         return DarajaError(
             f"Daraja did not answer {path} in time ({type(exc).__name__}); the request may "
             "have been processed: query before retrying",

@@ -171,18 +171,7 @@ def create_session(db: Session, values: dict[str, Any], claims: Claims) -> dict[
         except IntegrityError:
             # Ids are unique across merchants; the answer says the id is taken, not whose.
             raise Conflict("the sessionId is already taken; choose another") from None
-    audit(
-        db,
-        actor_id=claims.user_id,
-        action="payment_session.create",
-        entity="payment_session",
-        entity_id=values["id"],
-        details={
-            "merchant_id": values["merchant_id"],
-            "amount_minor": values["amount_minor"],
-            "currency": values["currency"],
-        },
-    )
+    record_many(db, [_created(values, claims)])
     row = repo.session_row(db, values["id"])
     assert row is not None
     return dict(row)
@@ -214,27 +203,35 @@ def create_sessions(
     ]
     saved = db.connection().execute(_INSERT_SESSIONS, rows).mappings().all()
     by_id = {row["id"]: dict(row) for row in saved}
-    record_many(
-        db,
-        [
-            AuditEntry(
-                actor_id=claims.user_id,
-                action="payment_session.create",
-                entity="payment_session",
-                entity_id=values["id"],
-                details={
-                    "merchant_id": values["merchant_id"],
-                    "amount_minor": values["amount_minor"],
-                    "currency": values["currency"],
-                },
-            )
-            for values, claims in items
-        ],
-    )
+    record_many(db, [_created(values, claims) for values, claims in items])
     return [by_id[values["id"]] for values, _claims in items]
 
 
 _INSERT_SESSIONS = insert(repo.SESSIONS).returning(*repo.SESSIONS.c)
+
+
+def _created(values: dict[str, Any], claims: Claims) -> AuditEntry:
+    return AuditEntry(
+        actor_id=claims.user_id,
+        action="payment_session.create",
+        entity="payment_session",
+        entity_id=values["id"],
+        details={
+            "merchant_id": values["merchant_id"],
+            "amount_minor": values["amount_minor"],
+            "currency": values["currency"],
+        },
+    )
+
+
+def _pushed(session_id: str, claims: Claims, checkout_request_id: str) -> AuditEntry:
+    return AuditEntry(
+        actor_id=claims.user_id,
+        action="payment_session.stk_push",
+        entity="payment_session",
+        entity_id=session_id,
+        details={"checkout_request_id": checkout_request_id},
+    )
 
 
 def get_session(db: Session, session_id: str, claims: Claims) -> dict[str, Any]:
@@ -417,14 +414,7 @@ def _push_accepted(
     triggers.reconcile_soon(
         db, [triggers.request("payment_initiation", now, event.id, session_id=session_id)]
     )
-    audit(
-        db,
-        actor_id=claims.user_id,
-        action="payment_session.stk_push",
-        entity="payment_session",
-        entity_id=session_id,
-        details={"checkout_request_id": answer.checkout_request_id},
-    )
+    record_many(db, [_pushed(session_id, claims, answer.checkout_request_id)])
     fresh = repo.session_row(db, session_id)
     assert fresh is not None
     return dict(fresh)
@@ -498,19 +488,7 @@ def record_acceptances(db: Session, items: list[Accepted]) -> list[dict[str, Any
             for i, (event_id, _sid) in zip(items, events, strict=True)
         ],
     )
-    record_many(
-        db,
-        [
-            AuditEntry(
-                actor_id=i.claims.user_id,
-                action="payment_session.stk_push",
-                entity="payment_session",
-                entity_id=i.session_id,
-                details={"checkout_request_id": i.answer.checkout_request_id},
-            )
-            for i in items
-        ],
-    )
+    record_many(db, [_pushed(i.session_id, i.claims, i.answer.checkout_request_id) for i in items])
     fresh = repo.load_sessions(db, [i.session_id for i in items])
     return [dict(fresh[i.session_id]) for i in items]
 

@@ -148,17 +148,23 @@ def job_rows(
                 "details": _details(f, name),
             }
         )
-    schema = pa.schema(
-        [
-            ("category", pa.string()),
-            ("side", pa.string()),
-            ("record_id", pa.string()),
-            ("source_line", pa.int64()),
-            ("amount_minor", pa.int64()),
-            ("currency", pa.string()),
-            ("value_date", pa.date32()),
-            ("utr", pa.string()),
-            ("details", pa.string()),
-        ]
-    )
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pylist(rows, schema=_JOB_SCHEMA)
+
+
+# A job's exception columns (hisaab.recon.repository.EXCEPTION_COLUMNS), typed as in files.
+_JOB_SCHEMA = pa.schema(
+    [
+        EXCEPTION_FILE_SCHEMA.field(name)
+        for name in (
+            "category",
+            "side",
+            "record_id",
+            "source_line",
+            "amount_minor",
+            "currency",
+            "value_date",
+            "utr",
+            "details",
+        )
+    ]
+)
