@@ -53,10 +53,16 @@ EXCEPTIONS_SQL = f"""
         SELECT cp.side, cp.rid, cp.c_side, {_RECORD_FIELDS}
         FROM cp JOIN exc_records r ON r.side = cp.c_side AND r.rid = cp.c_rid
     ), parts AS (
-        SELECT side, rid, list(struct_pack(
-                   side := c_side, record_id := record_id, amount_minor := amount_minor,
-                   value_date := value_date, source_line := source_line, utr := utr)
-                   ORDER BY c_side, record_id, source_line) AS counterparts
+        -- Sorted as side, record id, line: list_sort on structs whose first fields are those,
+        -- then the fields in the published order. An ORDER BY inside list() costs five times
+        -- as much (a sort per group).
+        SELECT side, rid, list_transform(
+                   list_sort(list(struct_pack(
+                       s := c_side, i := record_id, l := source_line, a := amount_minor,
+                       d := value_date, u := utr))),
+                   lambda c: struct_pack(
+                       side := c.s, record_id := c.i, amount_minor := c.a, value_date := c.d,
+                       source_line := c.l, utr := c.u)) AS counterparts
         FROM cpr GROUP BY side, rid
     )
     SELECT x.side || '-' || CAST(x.source_line AS VARCHAR) AS exception_id,
