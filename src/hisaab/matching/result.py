@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from hisaab.matching.backends.base import Backend, OutputFormat
+from hisaab.matching.backends.base import Backend, OutputFormat, Sorted
 from hisaab.matching.categories import EXCEPTION_CATEGORIES
 from hisaab.matching.rules import RuleSet
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from hisaab.matching.engine import RunInfo
 
 
-MATCHES_SQL = """
+MATCHES = Sorted(
+    """
     SELECT bank_line AS match_id,
            match_type, stage, CAST(confidence AS DECIMAL(5, 4)) AS confidence, status,
            pg_record_id, bank_record_id, pg_amount AS pg_amount_minor,
@@ -34,15 +35,18 @@ MATCHES_SQL = """
            CAST(r_date::INT * getvariable('w_date') AS DECIMAL(9, 4)) AS score_date,
            CAST(r_ref::INT * getvariable('w_ref') AS DECIMAL(9, 4)) AS score_merchant_ref
     FROM match_rows
-    ORDER BY bank_line, pg_line
-"""
+    """,
+    ("bank_source_line", "pg_source_line"),
+)
+MATCHES_SQL = MATCHES.sql
 
 _RECORD_FIELDS = """r.record_id, r.source_line, r.amount_minor, r.currency, r.direction,
     r.value_date, r.utr"""
 
 # exc_records (made by the engine once all exceptions are known) holds every record that an
 # exception names or lists as a counterpart, so nothing here scans the million-row inputs.
-EXCEPTIONS_SQL = f"""
+EXCEPTIONS = Sorted(
+    f"""
     WITH xr AS (
         SELECT x.*, {_RECORD_FIELDS}
         FROM exc_rows x JOIN exc_records r ON r.side = x.side AND r.rid = x.rid
@@ -77,8 +81,10 @@ EXCEPTIONS_SQL = f"""
                counterparts := coalesce(p.counterparts, [])
            )) AS details
     FROM xr x LEFT JOIN parts p ON p.side = x.side AND p.rid = x.rid
-    ORDER BY x.side DESC, x.source_line, x.record_id
-"""
+    """,
+    ("side DESC", "source_line", "record_id"),
+)
+EXCEPTIONS_SQL = EXCEPTIONS.sql
 
 
 class ReconResult:
@@ -189,8 +195,8 @@ class ReconResult:
         """Write matches and exceptions (CSV or Parquet) into `out_dir`, both at once."""
         self.db.copy_many(
             [
-                (MATCHES_SQL, out_dir / f"matches.{fmt}"),
-                (EXCEPTIONS_SQL, out_dir / f"exceptions.{fmt}"),
+                (MATCHES, out_dir / f"matches.{fmt}"),
+                (EXCEPTIONS, out_dir / f"exceptions.{fmt}"),
             ],
             fmt,
         )
