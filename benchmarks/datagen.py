@@ -10,8 +10,9 @@ Shape (per PG row index i, pseudo-random through DuckDB's hash):
 
 The same records can be laid out in several shapes (`SHAPES`): what real canonical files vary
 in (a `booked_at` date or date-time, long bank narrations or none, every text value quoted and
-empty ones as `""`, Windows line ends), and what real data varies in (many merchants, each
-card settlement per merchant and day; 10% of bank credits without a UTR). `plain` is the
+empty ones as `""`, Windows line ends, no direction column), and what real data varies in
+(many merchants, each card settlement per merchant and day; 10% of bank credits without a
+UTR). `plain` is the
 benchmark's original layout, byte for byte.
 
 Every shape writes truth.parquet beside the CSVs: each PG record that has a true bank
@@ -40,6 +41,7 @@ class Shape:
     crlf: bool = False  # Windows line ends
     merchants: int = 97  # card payments settle per batch of 100, or per merchant and day
     no_utr: int = 0  # percent of UPI bank credits without a UTR (besides the 0.1% fault)
+    direction: bool = True  # a direction column (without one, the amount's sign gives it)
 
 
 PLAIN = Shape("plain", "the benchmark's own files: dates, short narrations, quotes only if needed")
@@ -51,6 +53,7 @@ _REALISTIC = replace(
     crlf=True,
     merchants=20_000,
     no_utr=10,
+    direction=False,
 )
 SHAPES = {
     s.name: s
@@ -84,6 +87,12 @@ SHAPES = {
             merchants=20_000,
         ),
         replace(PLAIN, name="no-utr", about="10% of UPI bank credits without a UTR", no_utr=10),
+        replace(
+            PLAIN,
+            name="no-direction",
+            about="no direction column (the canonical layout does not require one)",
+            direction=False,
+        ),
         replace(_REALISTIC, name="realistic", about="all of the above at once"),
     )
 }
@@ -119,6 +128,7 @@ def generate(n: int, out_dir: Path, seed: int = 7, shape: Shape = PLAIN) -> tupl
     con.execute("SET VARIABLE seed = ?", [seed])
     con.execute("SET VARIABLE n = ?", [n])
     merchant = "i % 97" if shape.merchants == 97 else f"hash(i, 11) % {shape.merchants}"
+    direction = ", 'CR' AS direction" if shape.direction else ""
     # A card payment's settlement batch: 100 card payments in a row, or its merchant and day.
     batch = "i // 1000" if shape.merchants == 97 else f"({merchant}) * 3 + hash(i, 1) % 3"
     con.execute(
@@ -138,7 +148,7 @@ def generate(n: int, out_dir: Path, seed: int = 7, shape: Shape = PLAIN) -> tupl
     con.execute(
         f"""
         CREATE TABLE pg_out AS
-        SELECT record_id, 'pg' AS source, amount_minor, 'INR' AS currency, 'CR' AS direction,
+        SELECT record_id, 'pg' AS source, amount_minor, 'INR' AS currency{direction},
                value_date{_booked_at(shape, "value_date", "i", 12)},
                CASE WHEN kind = 'upi' THEN lpad(CAST(300000000000 + i AS VARCHAR), 12, '0')
                     END AS utr,
@@ -201,8 +211,8 @@ def generate(n: int, out_dir: Path, seed: int = 7, shape: Shape = PLAIN) -> tupl
                    {extra_text} AS narration, hash(j, 7) AS k
             FROM range(getvariable('n') - (SELECT count(*) FROM body)) r(j)
         )
-        SELECT record_id, 'bank' AS source, amount_minor, 'INR' AS currency,
-               'CR' AS direction, value_date{_booked_at(shape, "value_date", "k", 13)},
+        SELECT record_id, 'bank' AS source, amount_minor, 'INR' AS currency{direction},
+               value_date{_booked_at(shape, "value_date", "k", 13)},
                utr, settlement_id{narration}
         FROM (SELECT * FROM body UNION ALL SELECT * FROM extra) ORDER BY k
         """
