@@ -39,6 +39,9 @@ def read(path: Path, extra: tuple[str, ...] = ()) -> pl.LazyFrame:
     frame = pl.scan_csv(path, schema_overrides=dict.fromkeys(TEXT, pl.String))
     names = frame.collect_schema().names()
     frame = frame.select([c for c in (*KEEP, *extra) if c in names])
+    if "direction" not in names:  # optional in the canonical layout: the sign gives it
+        sign = pl.when(pl.col("amount_minor") < 0).then(pl.lit("DR")).otherwise(pl.lit("CR"))
+        frame = frame.with_columns(direction=sign)
     # Blank references are missing ones ("" as well as nothing between the commas).
     return frame.with_columns(pl.col("utr").replace("", None))
 
