@@ -52,7 +52,7 @@ EXCEPTIONS = Sorted(
         FROM exc_rows x JOIN exc_records r ON r.side = x.side AND r.rid = x.rid
     ), cp AS (
         SELECT x.side, x.rid, u.c.side AS c_side, u.c.rid AS c_rid
-        FROM exc_rows x, unnest(x.counterparts) AS u(c)
+        FROM exc_rows x, unnest(x.counterparts) AS u(c) WHERE len(x.counterparts) > 1
     ), cpr AS (
         SELECT cp.side, cp.rid, cp.c_side, {_RECORD_FIELDS}
         FROM cp JOIN exc_records r ON r.side = cp.c_side AND r.rid = cp.c_rid
@@ -68,6 +68,15 @@ EXCEPTIONS = Sorted(
                        side := c.s, record_id := c.i, amount_minor := c.a, value_date := c.d,
                        source_line := c.l, utr := c.u)) AS counterparts
         FROM cpr GROUP BY side, rid
+    ), one AS (
+        -- Most exceptions name one counterpart: its list needs no grouping and no sorting.
+        SELECT x.side, x.rid, [struct_pack(
+                   side := r.side, record_id := r.record_id, amount_minor := r.amount_minor,
+                   value_date := r.value_date, source_line := r.source_line, utr := r.utr)]
+                   AS counterparts
+        FROM exc_rows x JOIN exc_records r
+          ON r.side = x.counterparts[1].side AND r.rid = x.counterparts[1].rid
+        WHERE len(x.counterparts) = 1
     )
     SELECT x.side || '-' || CAST(x.source_line AS VARCHAR) AS exception_id,
            x.category, x.side, x.record_id, x.source_line, x.amount_minor, x.currency,
@@ -80,7 +89,8 @@ EXCEPTIONS = Sorted(
                amount_delta_minor := x.amount_delta, date_delta_days := x.date_delta,
                counterparts := coalesce(p.counterparts, [])
            )) AS details
-    FROM xr x LEFT JOIN parts p ON p.side = x.side AND p.rid = x.rid
+    FROM xr x LEFT JOIN (SELECT * FROM parts UNION ALL SELECT * FROM one) p
+      ON p.side = x.side AND p.rid = x.rid
     """,
     ("side DESC", "source_line", "record_id"),
 )

@@ -317,26 +317,31 @@ def _record_pairs(db: Backend, *, match_type: str, pairs: str = "accepted") -> N
     suggested_reason = "'suggested match below the confidence threshold'"
     for side, own, other in (("pg", "l", "r"), ("bank", "r", "l")):
         other_side = "bank" if side == "pg" else "pg"
-        db.execute(
-            f"""
-            INSERT INTO exc_rows
-            SELECT '{side}', {own}, 'AMOUNT_MISMATCH', getvariable('stage_name'),
-                   list(struct_pack(side := '{other_side}', rid := {other})),
-                   any_value(amount_delta), any_value(date_delta), any_value(confidence),
-                   {mismatch_reason}
-            FROM {pairs} WHERE NOT r_amount GROUP BY {own}
-            """
-        )
-        db.execute(
-            f"""
-            INSERT INTO exc_rows
-            SELECT '{side}', {own}, any_value({reason}), getvariable('stage_name'),
-                   list(struct_pack(side := '{other_side}', rid := {other})),
-                   any_value(amount_delta), any_value(date_delta), any_value(confidence),
-                   {suggested_reason}
-            FROM {pairs} WHERE {below} GROUP BY {own}
-            """
-        )
+        counterpart = f"struct_pack(side := '{other_side}', rid := {other})"
+        for category, where, why in (
+            ("'AMOUNT_MISMATCH'", "NOT r_amount", mismatch_reason),
+            (reason, below, suggested_reason),
+        ):
+            if match_type == "one_to_one":
+                # A record is in at most one accepted one-to-one pair: one row each, no grouping.
+                db.execute(
+                    f"""
+                    INSERT INTO exc_rows
+                    SELECT '{side}', {own}, {category}, getvariable('stage_name'),
+                           [{counterpart}], amount_delta, date_delta, confidence, {why}
+                    FROM {pairs} WHERE {where}
+                    """
+                )
+            else:
+                db.execute(
+                    f"""
+                    INSERT INTO exc_rows
+                    SELECT '{side}', {own}, any_value({category}), getvariable('stage_name'),
+                           list({counterpart}), any_value(amount_delta),
+                           any_value(date_delta), any_value(confidence), {why}
+                    FROM {pairs} WHERE {where} GROUP BY {own}
+                    """
+                )
 
 
 def _record_tied(db: Backend, category: str, reason: str, tied: str = "tied") -> None:
