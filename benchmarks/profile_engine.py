@@ -7,7 +7,8 @@ CPU time it used (all threads; more than the wall time means it ran in parallel)
 process's page faults so far (fresh memory costs a page fault per 4 KiB, which is not free on
 a virtual machine). Statement texts are shortened to one line.
 
-    python benchmarks/profile_engine.py [--rows 1000000] [--over 0.02] [--format csv]
+    python benchmarks/profile_engine.py [--rows 1000000] [--shape plain] [--over 0.02]
+        [--format csv]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_engine import dataset
+from datagen import SHAPES
 
 Timing = tuple[str, float, float, int, str]
 
@@ -57,6 +59,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--over", type=float, default=0.02, help="seconds; shorter are summed")
     parser.add_argument("--format", default="csv", choices=["csv", "parquet"])
+    parser.add_argument("--shape", default="plain", choices=sorted(SHAPES))
     args = parser.parse_args()
     started = time.perf_counter()
     from hisaab.matching.backends.duckdb import DuckDBBackend
@@ -69,7 +72,7 @@ def main() -> None:
         setattr(DuckDBBackend, name, timed(name, getattr(DuckDBBackend, name), timings))
     batch.read_side = timed("read", batch.read_side, timings)  # type: ignore[method-assign]
     ReconResult.summary = timed("summary", ReconResult.summary, timings)  # type: ignore[method-assign]
-    pg, bank = dataset(args.rows)
+    pg, bank = dataset(args.rows, SHAPES[args.shape])
     with tempfile.TemporaryDirectory() as out:
         request = batch.BatchRequest(
             pg, bank, Path(out) / "results", "canonical", "canonical", fmt=args.format

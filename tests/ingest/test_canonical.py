@@ -58,6 +58,30 @@ def test_signed_amount_without_direction_gives_the_direction(tmp_path: Path) -> 
     assert table.column("direction").to_pylist() == ["DR", "CR"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # No direction column, or no direction on some lines: the sign gives it.
+        "record_id,amount_minor,currency,value_date,utr\nr1,-5000,INR,2024-01-15,u1\n",
+        f"{HEADER}\nr1,5000,INR,2024-01-15,u1,\nr2,-7,INR,2024-01-15,,\n",
+        # Every value quoted, empty ones as "", a booked_at date-time, Windows line ends.
+        "record_id,amount_minor,currency,direction,value_date,booked_at,utr,fee_minor\r\n"
+        '"r1","5000","INR","","2024-01-15","2024-01-15 10:37:11","",""\r\n'
+        '"r2","700","INR","CR","2024-01-16","","u2","3"\r\n',
+    ],
+)
+def test_plain_files_take_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    def careful(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("read on the careful path")
+
+    monkeypatch.setattr("hisaab.ingest.canonical._convert", careful)
+    table = read_canonical(write(tmp_path, text)).table
+    assert table.column("direction").to_pylist()[0] in ("CR", "DR")
+    assert table.column("amount_minor").to_pylist()[0] == 5000
+
+
 def test_lenient_values_are_accepted_on_the_careful_path(tmp_path: Path) -> None:
     path = write(tmp_path, f"{HEADER}\nr1, +5000 ,inr,2024-01-15,,dr\n")
     row = read_canonical(path).table.to_pylist()[0]

@@ -141,7 +141,11 @@ def _read_csv_fast(
         and raw.column("value_date").null_count == 0
         and currency.null_count == 0
         and pc.all(pc.is_in(currency, value_set=_CURRENCY_CODES)).as_py() is not False
-        and pc.all(pc.is_in(direction, value_set=_DIRECTIONS, skip_nulls=True)).as_py() is not False
+        # A missing direction is fine (the amount's sign gives it); is_in fails a null input,
+        # so only the given ones are looked up.
+        and not pc.any(
+            pc.and_(pc.is_valid(direction), pc.invert(pc.is_in(direction, value_set=_DIRECTIONS)))
+        ).as_py()
         and not pc.any(pc.and_(pc.is_valid(direction), pc.less(amount, 0))).as_py()
     )
     if not ok:

@@ -50,8 +50,7 @@ ENGINE_COLUMNS = (
 )
 
 
-# Columns that link records (references, not amounts): compared only once trimmed.
-REFERENCE_COLUMNS = ("utr", "merchant_ref", "settlement_id", "settlement_utr", "merchant_id")
+REFERENCE_COLUMNS = stages.REFERENCE_COLUMNS
 # The characters SQL's trim() removes (Unicode space separators, category Zs), for Arrow.
 _SPACES = " \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
 
@@ -82,20 +81,23 @@ def reconcile(
     steps = len(ruleset.stages) + 2
     report = progress or (lambda _name, _done, _total: None)
     report("loading", 0, steps)
-    prepare(db, pg, bank)
+    inputs = prepare(db, pg, bank)
     stages.set_variables(db, ruleset)
     for i, stage in enumerate(ruleset.stages, start=1):
         report(stage.name, i, steps)
+        # Until the first stage is done, the free pools are all of the inputs.
+        whole = inputs if i == 1 else None
         if isinstance(stage, OneToOneStage):
-            stages.one_to_one(db, stage)
+            stages.one_to_one(db, stage, whole)
         elif isinstance(stage, SettlementGroupStage):
-            stages.settlement_group(db, stage)
+            stages.settlement_group(db, stage, whole)
         elif isinstance(stage, SubsetSumStage):
             subset_sum(db, stage, tolerance=ruleset.rules.amount.tolerance_minor)
-            stages.mark_taken(db)
+            stages.mark_taken(db, whole)
     report("exceptions", steps - 1, steps)
     _unmatched(db)
-    _exception_records(db)
+    _exception_records(db, inputs)
+    del inputs
     _release_inputs(db)
     report("done", steps, steps)
     return ReconResult(
@@ -103,30 +105,21 @@ def reconcile(
     )
 
 
-def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
+def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> dict[str, pa.Table]:
     """Expose both sides as views with row ids; blank references read as NULL.
 
     The views read the Arrow tables in place (no copy); only what is left after the first
-    stage is ever materialised.
+    stage is ever materialised. Returns the tables the views read, by side: a record's row
+    id is its position in them.
     """
+    inputs = {}
     for side, table in (("pg", pg), ("bank", bank)):
         table = _clean_references(conform(table).select(list(ENGINE_COLUMNS)))
         _check_complete(side, table)
         rid = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), len(table))), 1)
-        db.register(f"{side}_in", table.append_column("rid", rid))
-        net = (
-            "amount_minor - coalesce(fee_minor, 0) - coalesce(tax_minor, 0)"
-            if side == "pg"
-            else "amount_minor"
-        )
-        db.execute(
-            f"""
-            CREATE OR REPLACE VIEW {side} AS
-            SELECT rid, record_id, amount_minor, {net} AS net_minor, currency, direction,
-                   value_date, {", ".join(REFERENCE_COLUMNS)}, source_line
-            FROM {side}_in
-            """
-        )
+        inputs[side] = table.append_column("rid", rid)
+        db.register(f"{side}_in", inputs[side])
+        db.execute(f"CREATE OR REPLACE VIEW {side} AS {stages.side_select(side, f'{side}_in')}")
         # Everything is free before the first stage; mark_taken materialises what is left.
         db.execute(f"CREATE OR REPLACE VIEW {side}_free AS SELECT * FROM {side}")
     db.execute(
@@ -147,6 +140,7 @@ def prepare(db: Backend, pg: pa.Table, bank: pa.Table) -> None:
             date_delta INTEGER, confidence DOUBLE, reason VARCHAR)
         """
     )
+    return inputs
 
 
 def _clean_references(table: pa.Table) -> pa.Table:
@@ -179,13 +173,12 @@ def _is_clean(column: pa.ChunkedArray) -> bool:
     )
 
 
-def _exception_records(db: Backend) -> None:
+def _exception_records(db: Backend, inputs: dict[str, pa.Table]) -> None:
     """Every record an exception names or lists as a counterpart, gathered in one pass a side."""
     # Both sides in one distinct pass: a UNION per side, filtering on the struct field, took
     # five times as long.
-    db.execute(
+    wanted = db.arrow(
         """
-        CREATE OR REPLACE TEMP TABLE exc_rids AS
         SELECT DISTINCT side, rid FROM (
             SELECT side, rid FROM exc_rows
             UNION ALL
@@ -193,17 +186,37 @@ def _exception_records(db: Backend) -> None:
         )
         """
     )
+    # A row id is a position in the input, so the records are taken by position in Arrow
+    # (a semi join in SQL scanned both million-row inputs for them).
+    parts = []
+    for side in ("pg", "bank"):
+        table = inputs[side]
+        rids = pc.filter(wanted.column("rid"), pc.equal(wanted.column("side"), side))
+        rows = table.take(rids)
+        amount = rows.column("amount_minor")
+        net = (
+            pc.subtract_checked(
+                pc.subtract_checked(amount, pc.fill_null(rows.column("fee_minor"), 0)),
+                pc.fill_null(rows.column("tax_minor"), 0),
+            )
+            if side == "pg"
+            else amount
+        )
+        columns = {
+            "side": pa.repeat(pa.scalar(side, pa.string()), len(rows)),
+            "rid": rows.column("rid"),
+            "record_id": rows.column("record_id"),
+            "amount_minor": amount,
+            "net_minor": net,
+            **{c: rows.column(c) for c in ("currency", "direction", "value_date")},
+            **{c: rows.column(c) for c in REFERENCE_COLUMNS},
+            "source_line": rows.column("source_line"),
+        }
+        parts.append(pa.table(columns))
+    db.register("exc_records_in", pa.concat_tables(parts))
     # A permanent table: the exceptions are written on a connection of their own (copy_many).
-    db.execute(
-        """
-        CREATE OR REPLACE TABLE exc_records AS
-        SELECT 'pg' AS side, * FROM pg
-        SEMI JOIN (SELECT rid FROM exc_rids WHERE side = 'pg') USING (rid)
-        UNION ALL
-        SELECT 'bank' AS side, * FROM bank
-        SEMI JOIN (SELECT rid FROM exc_rids WHERE side = 'bank') USING (rid)
-        """
-    )
+    db.execute("CREATE OR REPLACE TABLE exc_records AS SELECT * FROM exc_records_in")
+    db.unregister("exc_records_in")
 
 
 def _release_inputs(db: Backend) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from hisaab.matching.backends.base import Backend, OutputFormat
+from hisaab.matching.backends.base import Backend, OutputFormat, Sorted
 from hisaab.matching.categories import EXCEPTION_CATEGORIES
 from hisaab.matching.rules import RuleSet
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from hisaab.matching.engine import RunInfo
 
 
-MATCHES_SQL = """
+MATCHES = Sorted(
+    """
     SELECT bank_line AS match_id,
            match_type, stage, CAST(confidence AS DECIMAL(5, 4)) AS confidence, status,
            pg_record_id, bank_record_id, pg_amount AS pg_amount_minor,
@@ -34,30 +35,48 @@ MATCHES_SQL = """
            CAST(r_date::INT * getvariable('w_date') AS DECIMAL(9, 4)) AS score_date,
            CAST(r_ref::INT * getvariable('w_ref') AS DECIMAL(9, 4)) AS score_merchant_ref
     FROM match_rows
-    ORDER BY bank_line, pg_line
-"""
+    """,
+    ("bank_source_line", "pg_source_line"),
+)
+MATCHES_SQL = MATCHES.sql
 
 _RECORD_FIELDS = """r.record_id, r.source_line, r.amount_minor, r.currency, r.direction,
     r.value_date, r.utr"""
 
 # exc_records (made by the engine once all exceptions are known) holds every record that an
 # exception names or lists as a counterpart, so nothing here scans the million-row inputs.
-EXCEPTIONS_SQL = f"""
+EXCEPTIONS = Sorted(
+    f"""
     WITH xr AS (
         SELECT x.*, {_RECORD_FIELDS}
         FROM exc_rows x JOIN exc_records r ON r.side = x.side AND r.rid = x.rid
     ), cp AS (
         SELECT x.side, x.rid, u.c.side AS c_side, u.c.rid AS c_rid
-        FROM exc_rows x, unnest(x.counterparts) AS u(c)
+        FROM exc_rows x, unnest(x.counterparts) AS u(c) WHERE len(x.counterparts) > 1
     ), cpr AS (
         SELECT cp.side, cp.rid, cp.c_side, {_RECORD_FIELDS}
         FROM cp JOIN exc_records r ON r.side = cp.c_side AND r.rid = cp.c_rid
     ), parts AS (
-        SELECT side, rid, list(struct_pack(
-                   side := c_side, record_id := record_id, amount_minor := amount_minor,
-                   value_date := value_date, source_line := source_line, utr := utr)
-                   ORDER BY c_side, record_id, source_line) AS counterparts
+        -- Sorted as side, record id, line: list_sort on structs whose first fields are those,
+        -- then the fields in the published order. An ORDER BY inside list() costs five times
+        -- as much (a sort per group).
+        SELECT side, rid, list_transform(
+                   list_sort(list(struct_pack(
+                       s := c_side, i := record_id, l := source_line, a := amount_minor,
+                       d := value_date, u := utr))),
+                   lambda c: struct_pack(
+                       side := c.s, record_id := c.i, amount_minor := c.a, value_date := c.d,
+                       source_line := c.l, utr := c.u)) AS counterparts
         FROM cpr GROUP BY side, rid
+    ), one AS (
+        -- Most exceptions name one counterpart: its list needs no grouping and no sorting.
+        SELECT x.side, x.rid, [struct_pack(
+                   side := r.side, record_id := r.record_id, amount_minor := r.amount_minor,
+                   value_date := r.value_date, source_line := r.source_line, utr := r.utr)]
+                   AS counterparts
+        FROM exc_rows x JOIN exc_records r
+          ON r.side = x.counterparts[1].side AND r.rid = x.counterparts[1].rid
+        WHERE len(x.counterparts) = 1
     )
     SELECT x.side || '-' || CAST(x.source_line AS VARCHAR) AS exception_id,
            x.category, x.side, x.record_id, x.source_line, x.amount_minor, x.currency,
@@ -70,9 +89,12 @@ EXCEPTIONS_SQL = f"""
                amount_delta_minor := x.amount_delta, date_delta_days := x.date_delta,
                counterparts := coalesce(p.counterparts, [])
            )) AS details
-    FROM xr x LEFT JOIN parts p ON p.side = x.side AND p.rid = x.rid
-    ORDER BY x.side DESC, x.source_line, x.record_id
-"""
+    FROM xr x LEFT JOIN (SELECT * FROM parts UNION ALL SELECT * FROM one) p
+      ON p.side = x.side AND p.rid = x.rid
+    """,
+    ("side DESC", "source_line", "record_id"),
+)
+EXCEPTIONS_SQL = EXCEPTIONS.sql
 
 
 class ReconResult:
@@ -183,8 +205,8 @@ class ReconResult:
         """Write matches and exceptions (CSV or Parquet) into `out_dir`, both at once."""
         self.db.copy_many(
             [
-                (MATCHES_SQL, out_dir / f"matches.{fmt}"),
-                (EXCEPTIONS_SQL, out_dir / f"exceptions.{fmt}"),
+                (MATCHES, out_dir / f"matches.{fmt}"),
+                (EXCEPTIONS, out_dir / f"exceptions.{fmt}"),
             ],
             fmt,
         )

@@ -17,6 +17,11 @@ routine serves one-to-one and many-to-one stages alike:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from hisaab.matching.backends.base import Backend
 from hisaab.matching.rules import OneToOneStage, RuleSet, SettlementGroupStage
 
@@ -40,6 +45,25 @@ _TIED_GROUP_REASON = "settlement groups or credits that fit equally well compete
 _UTR_CONFLICT = "(p.utr IS NOT NULL AND b.utr IS NOT NULL AND p.utr <> b.utr)"
 
 
+# Columns that link records (references, not amounts): compared only once trimmed.
+REFERENCE_COLUMNS = ("utr", "merchant_ref", "settlement_id", "settlement_utr", "merchant_id")
+
+
+def side_select(side: str, source: str) -> str:
+    """The records of a side as the stages see them, from an input-shaped relation `source`:
+    its row id, the columns the stages compare, and the PG net amount."""
+    net = (
+        "amount_minor - coalesce(fee_minor, 0) - coalesce(tax_minor, 0)"
+        if side == "pg"
+        else "amount_minor"
+    )
+    return f"""
+        SELECT rid, record_id, amount_minor, {net} AS net_minor, currency, direction,
+               value_date, {", ".join(REFERENCE_COLUMNS)}, source_line
+        FROM {source}
+    """
+
+
 def set_variables(db: Backend, ruleset: RuleSet) -> None:
     rules = ruleset.rules
     values: dict[str, float | int] = {
@@ -57,8 +81,14 @@ def set_variables(db: Backend, ruleset: RuleSet) -> None:
         db.execute(f"SET VARIABLE {name} = ?", [value])
 
 
-def one_to_one(db: Backend, stage: OneToOneStage) -> None:
-    """Pair single PG records with single bank records inside blocks of `stage.block_on`."""
+def one_to_one(
+    db: Backend, stage: OneToOneStage, inputs: Mapping[str, pa.Table] | None = None
+) -> None:
+    """Pair single PG records with single bank records inside blocks of `stage.block_on`.
+
+    `inputs` (the engine's input tables, by side) is given while the free pools are still
+    all of the inputs: mark_taken then finds what is left by position.
+    """
     db.execute("SET VARIABLE stage_name = ?", [stage.name])
     db.execute("SET VARIABLE max_candidates = ?", [stage.max_candidates])
     key = "NULL"
@@ -106,10 +136,12 @@ def one_to_one(db: Backend, stage: OneToOneStage) -> None:
         _record_leftover_duplicates(db)
     elif stage.block_on == "amount_date":
         _record_overloaded(db)
-    mark_taken(db)
+    mark_taken(db, inputs)
 
 
-def settlement_group(db: Backend, stage: SettlementGroupStage) -> None:
+def settlement_group(
+    db: Backend, stage: SettlementGroupStage, inputs: Mapping[str, pa.Table] | None = None
+) -> None:
     """Many PG payments to one bank credit, linked by settlement_id or the settlement UTR.
 
     A group is the free PG records sharing a settlement_id (or, without one, a settlement UTR);
@@ -189,7 +221,7 @@ def settlement_group(db: Backend, stage: SettlementGroupStage) -> None:
         )
     _record_pairs(db, match_type="many_to_one", pairs="accepted_members")
     _record_tied(db, "AMBIGUOUS", _TIED_GROUP_REASON, tied="tied_members")
-    mark_taken(db)
+    mark_taken(db, inputs)
 
 
 def assign(db: Backend, *, keyed: bool = False) -> None:
@@ -285,26 +317,31 @@ def _record_pairs(db: Backend, *, match_type: str, pairs: str = "accepted") -> N
     suggested_reason = "'suggested match below the confidence threshold'"
     for side, own, other in (("pg", "l", "r"), ("bank", "r", "l")):
         other_side = "bank" if side == "pg" else "pg"
-        db.execute(
-            f"""
-            INSERT INTO exc_rows
-            SELECT '{side}', {own}, 'AMOUNT_MISMATCH', getvariable('stage_name'),
-                   list(struct_pack(side := '{other_side}', rid := {other})),
-                   any_value(amount_delta), any_value(date_delta), any_value(confidence),
-                   {mismatch_reason}
-            FROM {pairs} WHERE NOT r_amount GROUP BY {own}
-            """
-        )
-        db.execute(
-            f"""
-            INSERT INTO exc_rows
-            SELECT '{side}', {own}, any_value({reason}), getvariable('stage_name'),
-                   list(struct_pack(side := '{other_side}', rid := {other})),
-                   any_value(amount_delta), any_value(date_delta), any_value(confidence),
-                   {suggested_reason}
-            FROM {pairs} WHERE {below} GROUP BY {own}
-            """
-        )
+        counterpart = f"struct_pack(side := '{other_side}', rid := {other})"
+        for category, where, why in (
+            ("'AMOUNT_MISMATCH'", "NOT r_amount", mismatch_reason),
+            (reason, below, suggested_reason),
+        ):
+            if match_type == "one_to_one":
+                # A record is in at most one accepted one-to-one pair: one row each, no grouping.
+                db.execute(
+                    f"""
+                    INSERT INTO exc_rows
+                    SELECT '{side}', {own}, {category}, getvariable('stage_name'),
+                           [{counterpart}], amount_delta, date_delta, confidence, {why}
+                    FROM {pairs} WHERE {where}
+                    """
+                )
+            else:
+                db.execute(
+                    f"""
+                    INSERT INTO exc_rows
+                    SELECT '{side}', {own}, any_value({category}), getvariable('stage_name'),
+                           list({counterpart}), any_value(amount_delta),
+                           any_value(date_delta), any_value(confidence), {why}
+                    FROM {pairs} WHERE {where} GROUP BY {own}
+                    """
+                )
 
 
 def _record_tied(db: Backend, category: str, reason: str, tied: str = "tied") -> None:
@@ -430,23 +467,37 @@ def drop_relation(db: Backend, *names: str) -> None:
     db.execute("; ".join(f"DROP {'VIEW' if n in views else 'TABLE'} IF EXISTS {n}" for n in names))
 
 
-def mark_taken(db: Backend) -> None:
-    """Record what this stage decided and shrink the free pools to what is left."""
+def mark_taken(db: Backend, inputs: Mapping[str, pa.Table] | None = None) -> None:
+    """Record what this stage decided and shrink the free pools to what is left.
+
+    With `inputs` (the pools are still every input record), the records left are found by
+    position in Arrow: a row id is a record's position in its input table, so this is a
+    set lookup and a filter, not an anti join that hashes a million decided row ids.
+    """
     for side, match_col in (("pg", "prid"), ("bank", "brid")):
-        db.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE decided AS
+        decided = f"""
             SELECT {match_col} AS rid FROM match_rows WHERE stage = getvariable('stage_name')
             UNION ALL
             SELECT rid FROM exc_rows WHERE side = '{side}' AND stage = getvariable('stage_name')
-            """
-        )
-        db.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE {side}_left AS
-            SELECT * FROM {side}_free ANTI JOIN decided USING (rid)
-            """
-        )
+        """
+        if inputs is not None:
+            table = inputs[side]
+            taken = db.arrow(decided).column("rid")
+            left = table.filter(pc.invert(pc.is_in(table.column("rid"), value_set=taken)))
+            db.register(f"{side}_left_in", left)
+            db.execute(
+                f"CREATE OR REPLACE TEMP TABLE {side}_left AS"
+                f" {side_select(side, f'{side}_left_in')}"
+            )
+            db.unregister(f"{side}_left_in")
+        else:
+            db.execute(f"CREATE OR REPLACE TEMP TABLE decided AS {decided}")
+            db.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE {side}_left AS
+                SELECT * FROM {side}_free ANTI JOIN decided USING (rid)
+                """
+            )
         drop_relation(db, f"{side}_free")
         db.execute(f"ALTER TABLE {side}_left RENAME TO {side}_free")
     # What a stage worked with is recorded now: free its memory before the next one.

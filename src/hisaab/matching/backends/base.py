@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
 OutputFormat = Literal["csv", "parquet"]
+
+
+@dataclass(frozen=True)
+class Sorted:
+    """A query whose rows are wanted in the order of `order_by`: output column names, each
+    optionally followed by DESC (NULLs last either way).
+
+    A backend may sort the way it finds fastest; `sql` is the plain statement.
+    """
+
+    select: str
+    order_by: tuple[str, ...]
+
+    @property
+    def sql(self) -> str:
+        return f"SELECT * FROM ({self.select}) ORDER BY {', '.join(self.order_by)}"
+
+
+Query = str | Sorted
+
+
+def sql_of(query: Query) -> str:
+    return query.sql if isinstance(query, Sorted) else query
 
 
 class Backend(Protocol):
@@ -29,10 +53,10 @@ class Backend(Protocol):
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         """Run a query and return the whole result as an Arrow table."""
 
-    def copy(self, sql: str, path: Path, fmt: OutputFormat) -> None:
+    def copy(self, query: Query, path: Path, fmt: OutputFormat) -> None:
         """Write a query's result to a CSV (with header) or Parquet file."""
 
-    def copy_many(self, jobs: Sequence[tuple[str, Path]], fmt: OutputFormat) -> None:
+    def copy_many(self, jobs: Sequence[tuple[Query, Path]], fmt: OutputFormat) -> None:
         """Write several queries' results at once, as `copy` does for one.
 
         The first query may read anything `copy` can; the others may run on connections of
