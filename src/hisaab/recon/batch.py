@@ -44,11 +44,19 @@ class BatchRequest:
 def read_side(
     path: Path, template: str | None, source: str, *, strict: bool = False
 ) -> NormalizedFile:
-    """One side's records: the canonical fast path, or the template machinery."""
-    if template == "canonical":
-        return read_canonical(path, source=source, fingerprints=False, columns=ENGINE_COLUMNS)
+    """One side's records: the canonical fast path, or the template machinery.
+
+    A canonical file is read on the fast path whether its template was named or detected:
+    `hisaab reconcile --pg a.csv --bank b.csv` on canonical files took twice the time and
+    memory of the same command with `--pg-template canonical --bank-template canonical`.
+    """
+    from hisaab.ingest.detect import detect
     from hisaab.ingest.normalize import normalize
 
+    if template is None and Path(path).is_file():
+        template = detect(path)
+    if template == "canonical":
+        return read_canonical(path, source=source, fingerprints=False, columns=ENGINE_COLUMNS)
     return normalize(path, template=template, source=source, strict=strict)
 
 
