@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from hisaab.matching.backends.base import Backend
 from hisaab.matching.rules import OneToOneStage, RuleSet, SettlementGroupStage
@@ -472,7 +472,7 @@ def mark_taken(db: Backend, inputs: Mapping[str, pa.Table] | None = None) -> Non
 
     With `inputs` (the pools are still every input record), the records left are found by
     position in Arrow: a row id is a record's position in its input table, so this is a
-    set lookup and a filter, not an anti join that hashes a million decided row ids.
+    mask and a filter, not an anti join (or a set lookup) that hashes a million decided row ids.
     """
     for side, match_col in (("pg", "prid"), ("bank", "brid")):
         decided = f"""
@@ -482,8 +482,10 @@ def mark_taken(db: Backend, inputs: Mapping[str, pa.Table] | None = None) -> Non
         """
         if inputs is not None:
             table = inputs[side]
-            taken = db.arrow(decided).column("rid")
-            left = table.filter(pc.invert(pc.is_in(table.column("rid"), value_set=taken)))
+            taken = db.arrow(decided).column("rid").to_numpy()
+            keep = np.ones(len(table), dtype=np.bool_)
+            keep[taken] = False
+            left = table.filter(pa.array(keep))
             db.register(f"{side}_left_in", left)
             db.execute(
                 f"CREATE OR REPLACE TEMP TABLE {side}_left AS"

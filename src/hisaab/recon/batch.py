@@ -50,13 +50,16 @@ def read_side(
     `hisaab reconcile --pg a.csv --bank b.csv` on canonical files took twice the time and
     memory of the same command with `--pg-template canonical --bank-template canonical`.
     """
-    from hisaab.ingest.detect import detect
-    from hisaab.ingest.normalize import normalize
-
+    # Detection and the template machinery load every statement reader: imported only when
+    # needed, so a reconcile of two named canonical files does not wait for them.
     if template is None and Path(path).is_file():
+        from hisaab.ingest.detect import detect
+
         template = detect(path)
     if template == "canonical":
         return read_canonical(path, source=source, fingerprints=False, columns=ENGINE_COLUMNS)
+    from hisaab.ingest.normalize import normalize
+
     return normalize(path, template=template, source=source, strict=strict)
 
 

@@ -44,6 +44,7 @@ the last statement's LEDGERBAL is the file's closing balance.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -52,8 +53,6 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from ofxtools import Types
-from ofxtools.models.base import Aggregate  # importing it loads every OFX model
 
 from hisaab.errors import AmountError, CurrencyError, FormatError
 from hisaab.ingest.formats import StandardFormat, register, statement
@@ -80,14 +79,33 @@ _BLANK_AMOUNT = re.compile(r"[\s+\-.,]*")
 _STATEMENT_TAGS = ("STMTRS", "CCSTMTRS", "INVSTMTRS")
 _TRANSACTION_LISTS = ("BANKTRANLIST", "INVTRANLIST")
 _BALANCES = ("LEDGERBAL", "AVAILBAL", "INVBAL")
-_OFX_DATETIME = Types.DateTime()
-_OFX_TEXT = Types.String()
 
 
-def _model_names() -> tuple[frozenset[str], frozenset[str]]:
+@dataclass(frozen=True)
+class _Models:
+    """What this reader takes from ofxtools: its element names, date-time and text readers."""
+
+    aggregates: frozenset[str]
+    leaves: frozenset[str]
+    datetime: Any
+    text: Any
+
+
+@functools.cache
+def _models() -> _Models:
+    """ofxtools, loaded on the first OFX file: importing its models takes about 0.2 s, which
+    every other command (a canonical reconcile among them) would otherwise pay at start-up."""
+    from ofxtools import Types
+    from ofxtools.models.base import Aggregate  # importing it loads every OFX model
+
+    aggregates, leaves = _model_names(Aggregate, Types.Element)
+    return _Models(aggregates, leaves, Types.DateTime(), Types.String())
+
+
+def _model_names(root: type, element: type) -> tuple[frozenset[str], frozenset[str]]:
     """Aggregate and leaf element names, as ofxtools' models of the OFX specification know them."""
     classes: set[type] = set()
-    pending: list[type] = [Aggregate]
+    pending: list[type] = [root]
     while pending:
         subclass: type
         for subclass in pending.pop().__subclasses__():
@@ -99,12 +117,9 @@ def _model_names() -> tuple[frozenset[str], frozenset[str]]:
         name.upper()
         for cls in classes
         for name, spec in vars(cls).items()
-        if isinstance(spec, Types.Element)
+        if isinstance(spec, element)
     }
     return frozenset(aggregates), frozenset(elements - aggregates)
-
-
-_AGGREGATES, _LEAVES = _model_names()
 
 
 @dataclass(eq=False)
@@ -244,7 +259,7 @@ def _read_sgml(
             cdata, words = token.group("cdata"), token.group("text")
             value = cdata is not None or bool(words and words.strip())
             # Text belongs to the leaf just opened; stray text inside an aggregate is dropped.
-            if waiting is not None and value and waiting.tag not in _AGGREGATES:
+            if waiting is not None and value and waiting.tag not in _models().aggregates:
                 waiting.text = cdata if cdata is not None else _unescape(str(words))
                 stack.pop()
                 waiting = None
@@ -260,7 +275,7 @@ def _read_sgml(
         if waiting is not None and not closings.is_aggregate(waiting.tag, token.start()):
             stack.pop()  # an empty leaf: <MEMO> followed by the next tag
         waiting = None
-        if tag in _AGGREGATES:
+        if tag in _models().aggregates:
             # A second <STMTTRN> closes the first when its </STMTTRN> never came.
             for depth in range(len(stack) - 1, 0, -1):
                 if stack[depth].tag == tag:
@@ -280,7 +295,7 @@ def _read_sgml(
 def _unescape(text: str) -> str:
     if "&" not in text:
         return text
-    converted: object = _OFX_TEXT.convert(text)
+    converted: object = _models().text.convert(text)
     return converted if isinstance(converted, str) else text
 
 
@@ -293,9 +308,9 @@ class _Closings:
         self.cache: dict[str, tuple[list[int], list[int]]] = {}
 
     def is_aggregate(self, tag: str, offset: int) -> bool:
-        if tag in _AGGREGATES:
+        if tag in _models().aggregates:
             return True
-        if tag in _LEAVES:
+        if tag in _models().leaves:
             return False
         if tag not in self.cache:
             pattern = re.compile(rf"<(/?)\s*{re.escape(tag)}\s*>", re.IGNORECASE)
@@ -372,7 +387,7 @@ def _date(text: str, what: str, path: Path, line: int | None) -> tuple[date, str
     if len(text) == 8:
         return day, day.isoformat()
     try:
-        moment: object = _OFX_DATETIME.convert(re.sub(r"\s+", "", text))
+        moment: object = _models().datetime.convert(re.sub(r"\s+", "", text))
     except (ValueError, TypeError):
         return day, None
     return day, moment.isoformat() if isinstance(moment, date) else None
