@@ -690,8 +690,9 @@ def doc_block(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         'that the killed worker holds real work. "Lost" counts callbacks answered 200 whose '
         "session has no result "
         'in the database at the end; "reconciled twice" counts sessions with more than one '
-        "result row. With a SIGKILL, the killed worker's claimed batch comes back after the "
-        "visibility timeout (10 s here), which shows in the maximum latency. "
+        "result row. With a SIGKILL, a batch the killed worker had claimed comes back after "
+        "the visibility timeout (10 s here) and shows in the maximum latency; when the kill "
+        "falls between batches, the maximum is the wait for the restarted worker. "
         '"After the first 2 s" leaves out callbacks sent while connections, pools and '
         "statement caches were still being set up. CPU ms per callback: user plus system "
         "CPU of each process over the run divided by the callbacks (`load` is the load "
