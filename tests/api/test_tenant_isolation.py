@@ -469,6 +469,38 @@ def realtime_socket_admin_only(probe: Probe, _method: str, path: str) -> None:
     assert probe.socket_refused(path) == 1008  # policy violation, before any message
 
 
+def list_merchants(probe: Probe, method: str, path: str) -> None:
+    """Only one's own merchant, whatever page is asked for."""
+    for params in ({}, {"after": "", "limit": 200}, {"after": probe.other.merchant_id or "M"}):
+        body = probe.call(method, path, params=params).json()
+        shown = [m["id"] for m in body["merchants"]]
+        assert set(shown) <= {probe.own.merchant_id}, shown
+
+
+def merchant_read(probe: Probe, method: str, path: str) -> None:
+    """Another merchant is 404, word for word as a merchant that does not exist."""
+    for merchant_id in ("M_NEVER_CREATED", *(t.merchant_id for t in probe.strangers)):
+        if merchant_id is None:
+            continue
+        message = probe.refused(404, "NOT_FOUND", method, path.format(merchant_id=merchant_id))
+        assert message == "no such merchant"
+    own = probe.call(method, path.format(merchant_id=probe.own.merchant_id))
+    assert own.status_code == 200, own.text
+
+
+def merchant_write(probe: Probe, method: str, path: str) -> None:
+    """Merchants and their terms are written by platform staff: 403 for one's own too."""
+    body: dict[str, Any] = {"id": "M_NEW", "name": "New Merchant"}
+    if path.endswith("/terms"):
+        body = {"terms": {}, "note": "cheaper cards"}
+    elif path.endswith(("/approve", "/reject")):
+        body = {"reason": "agreed with sales"}
+    for merchant_id in (probe.other.merchant_id, probe.own.merchant_id):
+        probe.refused(
+            403, "FORBIDDEN", method, path.format(merchant_id=merchant_id, version=1), json=body
+        )
+
+
 # Every route of the application and what a merchant-admin may get from it. A route that is
 # not here fails `test_every_route_has_a_tenant_rule`: decide its rule before shipping it.
 RULES: dict[tuple[str, str], Rule] = {
@@ -502,6 +534,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/sources"): forbidden_to_merchants,
     ("GET", "/api/connectors/health"): forbidden_to_merchants,
     ("GET", "/api/top-reasons"): forbidden_to_merchants,
+    # Merchants and their terms: a merchant-admin reads its own merchant, and writes nothing.
+    ("GET", "/api/merchants"): list_merchants,
+    ("POST", "/api/merchants"): merchant_write,
+    ("GET", "/api/merchants/{merchant_id}"): merchant_read,
+    ("GET", "/api/merchants/{merchant_id}/terms"): merchant_read,
+    ("POST", "/api/merchants/{merchant_id}/terms"): merchant_write,
+    ("POST", "/api/merchants/{merchant_id}/terms/{version}/approve"): merchant_write,
+    ("POST", "/api/merchants/{merchant_id}/terms/{version}/reject"): merchant_write,
     # Payment sessions: a merchant-admin creates, pushes and queries its own merchant's only.
     ("POST", "/api/sessions"): create_payment_session,
     ("GET", "/api/sessions/{session_id}"): payment_session_read,
@@ -604,6 +644,7 @@ def test_no_route_shows_or_changes_another_merchants_data(day: Day, direction: s
         assert probe.calls > calls, f"the rule of {method} {path} made no request"
     ids = {"job_id": other.job_id, "exception_id": other.exception_ids[0]}
     ids["session_id"] = other.session_id
+    ids["merchant_id"], ids["version"] = str(other.merchant_id), 1
     http_paths = sorted({path for method, path in served if method != "WEBSOCKET"})
     for path in http_paths:
         declared = {method for method, p in served if p == path}

@@ -22,7 +22,16 @@ from hisaab.api.access import AccessLog
 from hisaab.api.capacity import Capacity, DbGate
 from hisaab.api.context import RequestContext
 from hisaab.api.ratelimit import make_limiter
-from hisaab.api.routes import auth, exceptions, health, jobs, mpesa, overview, realtime
+from hisaab.api.routes import (
+    auth,
+    exceptions,
+    health,
+    jobs,
+    merchants,
+    mpesa,
+    overview,
+    realtime,
+)
 from hisaab.auth.standing import UserStanding
 from hisaab.auth.tokens import VerifiedTokens
 from hisaab.config import Settings, get_settings
@@ -86,6 +95,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth.router)
     app.include_router(jobs.router)
     app.include_router(exceptions.router)
+    app.include_router(merchants.router)
     app.include_router(overview.router)
     app.include_router(mpesa.router)
     app.include_router(realtime.router)

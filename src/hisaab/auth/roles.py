@@ -1,7 +1,9 @@
 """Roles and their permissions, declared once: the seed's table plus `admin`.
 
-The one addition to the seed is `exceptions:approve`, which its maker-checker rule needs: a
-resolution above the approval threshold waits for a second, different user holding it.
+The additions to the seed are `exceptions:approve`, which its maker-checker rule needs (a
+resolution above the approval threshold waits for a second, different user holding it), and
+for money out `merchants:write` (sp-ops, sp-finance) and `settlements:approve` (sp-finance: a
+change of a merchant's terms waits for a second finance user).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ MERCHANT_DASHBOARD: Final = "merchant:dashboard"
 MERCHANT_SETTLEMENTS: Final = "merchant:settlements"
 MERCHANT_REPORTS: Final = "merchant:reports"
 MERCHANT_DISPUTES: Final = "merchant:disputes"
+# Money out: merchants and their terms are written by platform ops and finance; a change of
+# terms takes effect when a second finance user approves it (maker-checker).
+MERCHANTS_WRITE: Final = "merchants:write"
+TERMS_APPROVE: Final = "settlements:approve"
 # Real-time reconciliation's REST and WebSocket API is for administrators only (its seed).
 REALTIME_ADMIN: Final = "realtime:admin"
 
@@ -35,10 +41,19 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             CONNECTORS_CONFIGURE,
             REPORTS_GENERATE,
             ANALYTICS_READ,
+            MERCHANTS_WRITE,
         }
     ),
     "sp-finance": frozenset(
-        {OVERVIEW_READ, SETTLEMENTS_READ, REPORTS_GENERATE, ANALYTICS_READ, DISPUTES_READ}
+        {
+            OVERVIEW_READ,
+            SETTLEMENTS_READ,
+            REPORTS_GENERATE,
+            ANALYTICS_READ,
+            DISPUTES_READ,
+            MERCHANTS_WRITE,
+            TERMS_APPROVE,
+        }
     ),
     "sp-compliance": frozenset(
         {OVERVIEW_READ, ANALYTICS_READ, REPORTS_GENERATE, AUDIT_READ, DISPUTES_READ}

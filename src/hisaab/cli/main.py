@@ -12,7 +12,17 @@ import sys
 import typer
 from rich.console import Console
 
-from hisaab.cli import admin, demo, evaluate, normalize, reconcile, sandbox_cmd, simulate, templates
+from hisaab.cli import (
+    admin,
+    demo,
+    evaluate,
+    merchants,
+    normalize,
+    reconcile,
+    sandbox_cmd,
+    simulate,
+    templates,
+)
 from hisaab.errors import HisaabError, InputError
 
 app = typer.Typer(
@@ -31,6 +41,7 @@ app.command("migrate")(admin.migrate_command)
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.audit_app, name="audit")
+app.add_typer(merchants.app, name="merchants")
 app.command("serve")(admin.serve_command)
 app.command("worker")(admin.worker_command)
 app.command("demo")(demo.demo_command)

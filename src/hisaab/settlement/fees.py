@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Literal
 
 from hisaab.errors import InputError
 
 # Instruments a rate card prices; a sub-rail narrows one (cards: network and type; UPI: the
 # account the payer paid from, since RuPay credit on UPI is not zero-MDR).
-INSTRUMENTS = ("upi", "card", "netbanking", "wallet", "mobile_money")
+Instrument = Literal["upi", "card", "netbanking", "wallet", "mobile_money"]
 ANY = "*"
 DEFAULT_GST_PERCENT = Decimal("18")
 

@@ -76,12 +76,26 @@ class Base(DeclarativeBase):
     )
 
 
+MERCHANT_STATUSES = ("active", "suspended", "closed")
+
+
 class Merchant(Base):
+    """A merchant, and the bank account its settlements are paid to (IFSC checked on entry)."""
+
     __tablename__ = "merchants"
+    __table_args__ = (CheckConstraint(_one_of("status", MERCHANT_STATUSES), name="status"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    currency: Mapped[str] = mapped_column(String(3), default="INR", server_default="INR")
+    timezone: Mapped[str] = mapped_column(
+        String(64), default="Asia/Kolkata", server_default="Asia/Kolkata"
+    )
+    bank_account_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    bank_account_number: Mapped[str | None] = mapped_column(String(34), default=None)
+    bank_ifsc: Mapped[str | None] = mapped_column(String(11), default=None)
 
 
 class User(Base):

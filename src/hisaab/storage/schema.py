@@ -6,7 +6,7 @@ here; a model module that is not imported here would be invisible to both.
 
 from __future__ import annotations
 
-from hisaab.storage import kpi_models, models, realtime_models
+from hisaab.storage import kpi_models, models, realtime_models, settlement_models
 
 metadata = models.Base.metadata
-MODEL_MODULES = (models, kpi_models, realtime_models)
+MODEL_MODULES = (models, kpi_models, realtime_models, settlement_models)

@@ -1,0 +1,101 @@
+"""`hisaab merchants create|show|list`: a merchant set up from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hisaab.cli.main import main
+from hisaab.config import get_settings
+
+
+def run(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture
+def migrated(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("HISAAB_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    assert run("migrate") == 0
+    yield
+    get_settings.cache_clear()
+
+
+CHAI = [
+    "merchants",
+    "create",
+    "--id",
+    "M0001234",
+    "--name",
+    "Chai Point",
+    "--account-name",
+    "Chai Point Pvt Ltd",
+    "--account-number",
+    "5010 0012 3456 78",
+    "--ifsc",
+    "hdfc0001234",
+]
+
+
+def test_create_show_and_list(
+    migrated: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terms = tmp_path / "terms.yaml"
+    terms.write_text(
+        "schedule: {cycle: daily, t_plus: 2, cutoff: '18:30'}\n"
+        "reserve_percent: '5'\nreserve_days: 30\n"
+        "rates:\n  - {instrument: upi}\n  - {instrument: card, percent: '1.85', fixed_minor: 300}\n"
+    )
+    assert run(*CHAI, "--terms", str(terms)) == 0
+    assert "created merchant M0001234: Chai Point (INR)" in capsys.readouterr().out
+    assert run("merchants", "show", "M0001234") == 0
+    shown = capsys.readouterr().out
+    assert "Chai Point Pvt Ltd, account 50100012345678, IFSC HDFC0001234" in shown
+    assert "T+2 working days" in shown and "cut-off 18:30" in shown
+    assert "1.85" in shown and "300" in shown
+    assert run("merchants", "create", "--id", "M0009999", "--name", "Dosa Hut") == 0
+    capsys.readouterr()
+    assert run("merchants", "list") == 0
+    listed = capsys.readouterr().out
+    assert listed.index("M0001234") < listed.index("M0009999")
+    assert "no bank account" not in listed and "HDFC0001234" in listed
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--ifsc", "HDFC1234567"], "'HDFC1234567' is not an IFSC"),
+        (["--currency", "XYZ"], "unknown currency 'XYZ'"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_nothing_is_created(
+    migrated: None, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    args = CHAI[: CHAI.index("--ifsc")] if extra[0] == "--ifsc" else CHAI
+    assert run(*args, *extra) == 2
+    assert message in capsys.readouterr().err
+    assert run("merchants", "show", "M0001234") == 2
+    assert "no merchant M0001234" in capsys.readouterr().err
+
+
+def test_a_bad_terms_file_names_the_field(
+    migrated: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terms = tmp_path / "terms.yaml"
+    terms.write_text("schedule: {t_plus: 99}\n")
+    assert run(*CHAI, "--terms", str(terms)) == 2
+    assert "schedule.t_plus" in capsys.readouterr().err
+
+
+def test_an_account_needs_all_three_parts(
+    migrated: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("merchants", "create", "--id", "M1", "--name", "X", "--ifsc", "HDFC0001234") == 2
+    assert "needs all of --account-name" in capsys.readouterr().err
