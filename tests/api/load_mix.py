@@ -91,6 +91,8 @@ class World:
     session_ids: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # created, not pushed yet
     pushed: list[str] = field(default_factory=list)  # pushed: they can be queried
+    merchant_ids: list[str] = field(default_factory=list)  # made by the mix
+    proposals: list[tuple[str, int]] = field(default_factory=list)  # terms waiting: (id, v)
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -185,6 +187,52 @@ async def _upload(c: httpx.AsyncClient, w: World, rng: random.Random) -> httpx.R
         files={"file": ("pg.csv", PG_CSV, "text/csv")},
         headers=w.headers("sp-ops"),
     )
+
+
+async def _new_merchant(c: httpx.AsyncClient, w: World, rng: random.Random) -> httpx.Response:
+    body = {
+        "id": f"L{rng.randrange(10**12):012d}",
+        "name": "Load Merchant",
+        "bank_account": {
+            "name": "Load Merchant",
+            "number": "50100012345678",
+            "ifsc": "HDFC0001234",
+        },
+    }
+    answer = await c.post("/api/merchants", json=body, headers=w.headers("sp-ops"))
+    if answer.status_code == 201:
+        w.merchant_ids.append(body["id"])
+        del w.merchant_ids[:-500]
+    return answer
+
+
+def _a_merchant(w: World, rng: random.Random) -> str:
+    return rng.choice(w.merchant_ids) if w.merchant_ids else MERCHANT
+
+
+async def _propose(c: httpx.AsyncClient, w: World, rng: random.Random) -> httpx.Response:
+    merchant_id = _a_merchant(w, rng)
+    body = {"terms": {"reserve_percent": str(rng.randint(0, 10))}, "note": "load: new reserve"}
+    answer = await c.post(
+        f"/api/merchants/{merchant_id}/terms", json=body, headers=w.headers("sp-ops")
+    )
+    if answer.status_code == 201:
+        w.proposals.append((merchant_id, int(answer.json()["version"])))
+    return answer
+
+
+def _decide(verdict: str) -> Op:
+    """Approve or reject a waiting proposal as sp-finance (its proposer was sp-ops)."""
+
+    async def op(c: httpx.AsyncClient, w: World, rng: random.Random) -> httpx.Response:
+        merchant_id, version = w.proposals.pop() if w.proposals else (MERCHANT, 1)
+        return await c.post(
+            f"/api/merchants/{merchant_id}/terms/{version}/{verdict}",
+            json={"reason": "load: checked"},
+            headers=w.headers("sp-finance"),
+        )
+
+    return op
 
 
 def _exception(w: World, rng: random.Random) -> int:
@@ -296,6 +344,21 @@ MIX: list[tuple[str, int, Op]] = [
         1,
         post(lambda w, r: f"/api/mpesa/query/{r.choice(w.pushed or ['ps_none'])}", "sp-ops"),
     ),
+    ("POST /api/merchants", 1, _new_merchant),
+    ("GET /api/merchants", 2, get(_fixed("/api/merchants"), "sp-ops", "merchant-admin")),
+    (
+        "GET /api/merchants/{merchant_id}",
+        3,
+        get(lambda w, r: f"/api/merchants/{_a_merchant(w, r)}", "sp-finance", "sp-ops"),
+    ),
+    (
+        "GET /api/merchants/{merchant_id}/terms",
+        1,
+        get(lambda w, r: f"/api/merchants/{_a_merchant(w, r)}/terms", "sp-finance"),
+    ),
+    ("POST /api/merchants/{merchant_id}/terms", 1, _propose),
+    ("POST /api/merchants/{merchant_id}/terms/{version}/approve", 1, _decide("approve")),
+    ("POST /api/merchants/{merchant_id}/terms/{version}/reject", 1, _decide("reject")),
     (f"GET {_RT}/stats", 4, get(_fixed(f"{_RT}/stats"), "admin")),
     (f"POST {_RT}/session/{{session_id}}", 2, post(_sess(f"{_RT}/session/"), "admin")),
     (
