@@ -99,3 +99,42 @@ def test_an_account_needs_all_three_parts(
 ) -> None:
     assert run("merchants", "create", "--id", "M1", "--name", "X", "--ifsc", "HDFC0001234") == 2
     assert "needs all of --account-name" in capsys.readouterr().err
+
+
+def test_settle_dry_run_shows_what_would_be_paid_and_a_real_run_is_not_yet(
+    migrated: None, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from hisaab.storage.engine import make_engine
+    from hisaab.storage.kpi_models import Transaction
+
+    assert run(*CHAI) == 0
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        session.add(
+            Transaction(
+                id="7:1",
+                merchant_id="M0001234",
+                amount_minor=1_000_000,
+                currency="INR",
+                method="CARD",
+                data_source="pg-generic",
+                status="credited",
+                reconciliation_status="matched",
+                business_date=dt.date(2026, 3, 2),
+            )
+        )
+    engine.dispose()
+    capsys.readouterr()
+    assert run("settle", "--date", "2026-03-03", "--dry-run") == 0
+    out = capsys.readouterr().out
+    # Cards at the default 2.00%: fee Rs 200, GST Rs 36, paid Rs 9,764.
+    assert "M0001234" in out and "10,000.00 INR" in out and "9,764.00 INR" in out
+    assert "dry run: nothing written" in out
+    assert run("settle", "--date", "2026-03-03") == 1
+    assert "not built yet" in capsys.readouterr().err
+    assert run("settle", "--date", "03/03/2026", "--dry-run") == 2
+    assert "is not a date" in capsys.readouterr().err

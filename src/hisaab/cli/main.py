@@ -20,6 +20,7 @@ from hisaab.cli import (
     normalize,
     reconcile,
     sandbox_cmd,
+    settle,
     simulate,
     templates,
 )
@@ -42,6 +43,7 @@ app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(merchants.app, name="merchants")
+app.command("settle")(settle.settle_command)
 app.command("serve")(admin.serve_command)
 app.command("worker")(admin.worker_command)
 app.command("demo")(demo.demo_command)

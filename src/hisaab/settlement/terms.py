@@ -93,7 +93,8 @@ class TermsSpec(BaseModel):
     dispute_debit: Literal["at_opening", "when_lost"] = "at_opening"
     gst_percent: Percent = DEFAULT_GST_PERCENT
     rates: list[RateSpec] = Field(default_factory=default_rates, min_length=1, max_length=200)
-    calendar: Annotated[str, Field(min_length=1, max_length=64)] = "IN"
+    # The bank calendar T+n counts on: "IN" (an Indian bank's; hisaab.settlement.calendar).
+    calendar: Literal["IN"] = "IN"
 
     @model_validator(mode="after")
     def _each_rail_priced_once(self) -> TermsSpec:
