@@ -9,7 +9,7 @@ settlement is exactly the sum of its lines; nothing about a payout lives outside
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 LineKind = Literal[
     "payment",
@@ -26,21 +26,7 @@ LineKind = Literal[
     "payout_return",
     "carry_forward",
 ]
-LINE_KINDS: tuple[LineKind, ...] = (
-    "payment",
-    "mdr_fee",
-    "gst_on_fee",
-    "refund",
-    "dispute_debit",
-    "dispute_reversal",
-    "dispute_fee",
-    "reserve_hold",
-    "reserve_release",
-    "adjustment",
-    "payout",
-    "payout_return",
-    "carry_forward",
-)
+LINE_KINDS: tuple[LineKind, ...] = get_args(LineKind)
 # The sign each kind always has (adjustments and carry-forwards go either way).
 _SIGN: dict[str, int] = {
     "payment": 1,
