@@ -101,7 +101,7 @@ def test_an_account_needs_all_three_parts(
     assert "needs all of --account-name" in capsys.readouterr().err
 
 
-def test_settle_dry_run_shows_what_would_be_paid_and_a_real_run_is_not_yet(
+def test_settle_shows_then_records_a_date_once(
     migrated: None, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import datetime as dt
@@ -133,8 +133,12 @@ def test_settle_dry_run_shows_what_would_be_paid_and_a_real_run_is_not_yet(
     out = capsys.readouterr().out
     # Cards at the default 2.00%: fee Rs 200, GST Rs 36, paid Rs 9,764.
     assert "M0001234" in out and "10,000.00 INR" in out and "9,764.00 INR" in out
-    assert "dry run: nothing written" in out
-    assert run("settle", "--date", "2026-03-03") == 1
-    assert "not built yet" in capsys.readouterr().err
+    assert "dry run: nothing written" in out and "would record" in out
+    assert run("settle", "--date", "2026-03-03") == 0
+    out = capsys.readouterr().out
+    assert "recorded" in out and "9,764.00 INR" in out
+    assert run("settle", "--date", "2026-03-03") == 0
+    out = capsys.readouterr().out
+    assert "already" in out and "9,764.00 INR" not in out
     assert run("settle", "--date", "03/03/2026", "--dry-run") == 2
     assert "is not a date" in capsys.readouterr().err

@@ -437,8 +437,8 @@ class TestTheOverviewFeed:
         db.run(job_id)
         with db.sessions() as session:
             assert _payments(session) == [
-                ("pay_1", "M0001234", "UPI", 49900, JAN_15, "credited", "matched", "canonical"),
-                ("pay_2", "M0001234", "CARD", 120000, JAN_15, "credited", "matched", "canonical"),
+                ("pay_1", "M0001234", "UPI", 49900, JAN_15, "captured", "matched", "canonical"),
+                ("pay_2", "M0001234", "CARD", 120000, JAN_15, "captured", "matched", "canonical"),
                 ("pay_3", "M0009999", "NETBANKING", 75050, JAN_16, "captured", "exception",
                  "canonical"),
             ]  # fmt: skip
@@ -469,7 +469,7 @@ class TestTheOverviewFeed:
             payments, exceptions = _kpis(session)
             answer = overview.overview(session, overview.DateRange(JAN_15, JAN_16))
         assert payments == [
-            (JAN_15, "credited", "matched", "INR", 2, 169_900),
+            (JAN_15, "captured", "matched", "INR", 2, 169_900),
             (JAN_16, "captured", "exception", "INR", 1, 75_050),
         ]
         # The refund is no payment, but its missing debit is an exception like any other.
@@ -608,15 +608,16 @@ class TestExceptionsResolvedLater:
                 approval_thresholds=ApprovalThresholds({"INR": threshold}),
             )
 
-    def test_a_manual_match_makes_the_payment_matched_and_credited(
+    def test_a_manual_match_makes_the_payment_matched(
         self, db: Db, january: tuple[Path, Path]
     ) -> None:
         self._resolve(db, self._pay_3(db, january))
         with db.sessions() as session:
             pay_3 = session.scalars(select(Transaction).where(Transaction.record_id == "pay_3"))
-            assert [(p.status, p.reconciliation_status) for p in pay_3] == [("credited", "matched")]
+            # Matched: its money is in escrow; paying the merchant is settlement's step.
+            assert [(p.status, p.reconciliation_status) for p in pay_3] == [("captured", "matched")]
             payments, exceptions = _kpis(session)
-        assert (JAN_16, "credited", "matched", "INR", 1, 75_050) in payments
+        assert (JAN_16, "captured", "matched", "INR", 1, 75_050) in payments
         assert (JAN_16, "resolved", "UNMATCHED_PG", "INR", 1, 75_050) in exceptions
         assert (JAN_16, "open", "UNMATCHED_PG", "INR", 1, 10_000) in exceptions
 

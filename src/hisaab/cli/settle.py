@@ -1,4 +1,4 @@
-"""`hisaab settle --date D [--merchant M] --dry-run`: what each merchant would be paid."""
+"""`hisaab settle --date D [--merchant M] [--dry-run]`: each merchant's settlement for a date."""
 
 from __future__ import annotations
 
@@ -23,53 +23,63 @@ def settle_command(
         bool, typer.Option("--dry-run", help="Compute and show; write nothing.")
     ] = False,
 ) -> None:
-    """Compute each merchant's settlement for a date from its matched payments and terms."""
-    from hisaab.errors import InputError, NotYetImplemented
+    """Settle each merchant's matched payments due by a date with its terms, as ledger lines.
+
+    Running a date again records nothing twice; --dry-run shows what would be recorded.
+    """
+    from hisaab.errors import InputError
 
     try:
         cycle_date = dt.date.fromisoformat(date)
     except ValueError:
         raise InputError(f"--date {date!r} is not a date", expected="YYYY-MM-DD") from None
-    if not dry_run:
-        raise NotYetImplemented(
-            "recording settlements, their ledger lines and payout files is not built yet;"
-            " run with --dry-run to see what each merchant would be paid"
-        )
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from hisaab.config import get_settings
     from hisaab.settlement.plan import plan
+    from hisaab.settlement.record import record
     from hisaab.storage.engine import make_engine
 
     engine = make_engine(get_settings().database_url)
     try:
-        with Session(engine) as session:
-            plans = plan(session, cycle_date, merchant_id=merchant)
+        if dry_run:
+            with Session(engine) as session:
+                plans = plan(session, cycle_date, merchant_id=merchant)
+            rows = [(p, "would record" if p.settlement else "not settled") for p in plans]
+        else:
+            done = record(sessionmaker(engine), cycle_date, merchant_id=merchant)
+            rows = [(r.plan, r.outcome.replace("_", " ")) for r in done]
+            notes = {r.plan.merchant_id: r.message for r in done if r.outcome == "already"}
     finally:
         engine.dispose()
-    _print(cycle_date, plans)
+    title = f"Settlement on {cycle_date}" + (" (dry run: nothing written)" if dry_run else "")
+    _print(title, rows, {} if dry_run else notes)
 
 
-def _print(cycle_date: dt.date, plans: Sequence[MerchantPlan]) -> None:
+def _print(title: str, rows: Sequence[tuple[MerchantPlan, str]], notes: dict[str, str]) -> None:
     from hisaab.money import Money
 
     table = Table(
         "merchant",
+        "outcome",
         "payments",
         "gross",
         "MDR",
         "GST",
         "reserve held",
+        "released",
+        "carried in",
         "net",
         "payout",
-        "carried",
+        "carried out",
         "terms",
-        title=f"Settlement on {cycle_date} (dry run: nothing written)",
+        title=title,
     )
-    for p in plans:
+    for p, outcome in rows:
         s = p.settlement
         if s is None:
-            table.add_row(p.merchant_id, str(p.payments), f"not settled: {p.problem}")
+            why = p.problem or notes.get(p.merchant_id, "")
+            table.add_row(p.merchant_id, outcome, str(p.payments) if p.payments else "", why)
             continue
         c = s.components()
 
@@ -78,18 +88,21 @@ def _print(cycle_date: dt.date, plans: Sequence[MerchantPlan]) -> None:
 
         table.add_row(
             p.merchant_id,
+            outcome,
             f"{p.payments:,}",
             money(c["gross"]),
             money(-c["fees"]),
             money(-c["gst"]),
             money(-c["reserve_hold"]),
+            money(c["reserve_release"]),
+            money(c["carry_forward"]),
             money(c["net"]),
-            money(s.payout_minor),
+            money(s.payout_minor) if not s.debit_minor else f"debit {money(s.debit_minor)}",
             money(s.carry_forward_minor),
             f"v{s.terms_version}",
         )
-    if not plans:
-        table.add_row("no merchant has matched payments due", "", "")
+    if not rows:
+        table.add_row("nothing is due on this date", "")
     console = Console()
     # Piped to a file or another program, a row stays one line instead of 80-column wraps.
-    (console if console.is_terminal else Console(width=240)).print(table)
+    (console if console.is_terminal else Console(width=260)).print(table)

@@ -6,10 +6,10 @@ anything is written (`prepare`), then stored in the job's completing transaction
 * each PG record paid in (direction CR; a refund is not a payment) becomes a `transactions`
   row: id `<job id>:<position in the file>`, the job's merchant (so a merchant's own file
   cannot book payments to another), else the record's, else UNKNOWN_MERCHANT; the method
-  named first in its narration (pg-generic writes "UPI captured"), else OTHER; the file's layout as
-  `data_source`, `business_date` = value date, `matched` and `credited` when the engine matched
-  it automatically, else `exception` and `captured` (every record the engine did not match
-  automatically is an exception);
+  named first in its narration (pg-generic writes "UPI captured"), else OTHER; the file's
+  layout as `data_source`, `business_date` = value date, `matched` when the engine matched
+  it automatically, else `exception` (every record the engine did not match automatically
+  is an exception), and `captured` in the settlement pipeline, which settlement moves on;
 * each bank record becomes a `bank_transactions` row, matched or exception alike;
 * merchants that do not exist yet are created (id only);
 * the job's previous rows are deleted first, so a re-run replaces them and never adds to them;
@@ -17,12 +17,10 @@ anything is written (`prepare`), then stored in the job's completing transaction
   previous and of the new payments and exceptions.
 
 Later, the exception workflow calls `exception_changed` on every step: a PG exception resolved
-as a manual match makes its payment `matched` (and `credited`); reopening it makes it an
-exception again. Write-offs, duplicates and accepted differences leave the payment an
-exception (resolved, so counted as such by the Overview's exception figures).
-
-Rows are bulk-loaded like the job's results (COPY on PostgreSQL, executemany on SQLite, see
-hisaab.recon.repository), never an ORM object per record.
+as a manual match makes its payment `matched`; reopening it makes it an exception again.
+Write-offs, duplicates and accepted differences leave the payment an exception (resolved, so
+counted as such by the Overview's exception figures). A job whose payments are in settlements
+is not run again: replacing them would pay them twice.
 """
 
 from __future__ import annotations
@@ -33,11 +31,11 @@ from typing import Any, Final, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import CursorResult, Table, delete, select, update
+from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hisaab.errors import InputError
+from hisaab.errors import Conflict, InputError
 from hisaab.overview.refresh import refresh_dates
 from hisaab.recon.repository import _bulk_load
 from hisaab.storage.kpi_models import PAYMENT_METHODS, BankTransaction, Transaction
@@ -148,6 +146,18 @@ def store(session: Session, rows: FeedRows, *, previous: JobDates) -> Fed:
     """
     now = utcnow()
     job_id = rows.job_id
+    settled = session.scalar(
+        select(func.count()).where(
+            Transaction.job_id == job_id, Transaction.settlement_id.is_not(None)
+        )
+    )
+    if settled:
+        # Replacing them would make them unsettled again, and the next settlement would pay
+        # them a second time.
+        raise Conflict(
+            f"{settled:,} payments of job {job_id} are in settlements already; a re-run"
+            " would replace them, so it is refused"
+        )
     session.execute(delete(Transaction).where(Transaction.job_id == job_id))
     session.execute(delete(BankTransaction).where(BankTransaction.job_id == job_id))
     created = _create_merchants(session, rows.payments.column("merchant_id"), now)
@@ -175,7 +185,7 @@ def exception_changed(session: Session, exc: ReconciliationException) -> None:
                 Transaction.source_line == exc.source_line,
                 Transaction.reconciliation_status != recon,
             )
-            .values(reconciliation_status=recon, status="credited" if matched else "captured")
+            .values(reconciliation_status=recon)
             .execution_options(synchronize_session=False)
         )
         payment_changed = cast(CursorResult[Any], result).rowcount > 0
@@ -230,12 +240,14 @@ def _check_widths(side: str, table: pa.Table, columns: dict[str, pa.ChunkedArray
 def _statuses(
     lines: pa.ChunkedArray, exception_lines: pa.Array
 ) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """(reconciliation_status, pipeline status) of each record: an exception's line, or not."""
+    """(reconciliation_status, pipeline status) of each record: an exception's line, or not.
+
+    Every payment starts its pipeline `captured`: matching its bank credit says the money
+    reached the escrow account, not that the merchant was paid (settlement moves it on).
+    """
     is_exception = pc.is_in(lines, value_set=exception_lines)
-    return (
-        pc.if_else(is_exception, "exception", "matched"),
-        pc.if_else(is_exception, "captured", "credited"),
-    )
+    captured = pa.chunked_array([pa.repeat(pa.scalar("captured"), len(lines))], pa.string())
+    return pc.if_else(is_exception, "exception", "matched"), captured
 
 
 def _payments(

@@ -117,6 +117,7 @@ class CycleInput:
     releases: Sequence[ReserveRelease] = ()
     adjustments: Sequence[Adjustment] = ()
     carried_minor: int = 0  # the balance the previous cycle carried forward
+    carried_from: str | None = None  # which settlement carried it
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,12 @@ def settle(terms: Terms, cycle: CycleInput) -> Settlement:
             lines.append(LedgerLine(m, kind, amount, cur, source, note))
 
     if cycle.carried_minor:
-        book("carry_forward", cycle.carried_minor, None, "balance carried from the last cycle")
+        book(
+            "carry_forward",
+            cycle.carried_minor,
+            cycle.carried_from,
+            "balance carried from the last cycle",
+        )
     for c in cycle.captures:
         charges = terms.rate_card.charges(c.amount_minor, c.instrument, c.sub_rail)
         rail = f"{c.instrument}/{c.sub_rail}" if c.sub_rail else c.instrument

@@ -1,30 +1,34 @@
-"""What each merchant would be paid on a settlement date, from the payments Hisaab holds.
+"""What each merchant is owed on a settlement date, from what Hisaab holds.
 
-The payments are the `transactions` of completed reconciliation jobs that matched (their money
-reached the escrow account) and belong to no settlement yet. A payment of business day T is
-due on T plus the merchant's T+n working days; on date D every payment due on or before D is
-in the cycle, so days skipped (holidays, a missed run) merge into the next one. Each merchant
-is computed with its active terms (`hisaab.settlement.compute`).
+A cycle's inputs for a merchant:
+- payments: the `transactions` of completed reconciliation jobs that matched (their money
+  reached the escrow account) and belong to no settlement. A payment of business day T is due
+  on T plus the merchant's T+n working days; on date D every payment due on or before D is
+  in the cycle, so days skipped (holidays, a missed run) merge into the next one;
+- reserves held by earlier settlements whose release date has come and that no release names;
+- the balance the merchant's last settlement before D carried forward, unless a later one
+  took it already.
 
-Only planning is built: recording settlements, ledger lines and payout files comes next, so
-nothing here writes. Refunds, disputes, reserves released from earlier cycles and balances
-carried from earlier settlements have no store yet either and count as none.
+Each merchant is computed with its active terms (`hisaab.settlement.compute`). Refunds,
+disputes and adjustments have no store yet and count as none. Nothing here writes; recording
+is `hisaab.settlement.record`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from hisaab.errors import InputError
 from hisaab.settlement.calendar import BankCalendar
-from hisaab.settlement.compute import Capture, CycleInput, Settlement, settle
+from hisaab.settlement.compute import Capture, CycleInput, ReserveRelease, Settlement, settle
 from hisaab.settlement.merchants import MerchantView, get_merchant
-from hisaab.storage.kpi_models import Transaction
+from hisaab.storage.kpi_models import LedgerLine, Transaction
+from hisaab.storage.kpi_models import Settlement as SettlementRow
 from hisaab.storage.models import Merchant
 
 # The Overview's payment methods as the rate card's instruments; OTHER (a record that does not
@@ -39,6 +43,8 @@ class MerchantPlan:
     payments: int
     settlement: Settlement | None
     problem: str | None = None  # why the merchant cannot be settled as it stands
+    payment_ids: tuple[str, ...] = field(default=(), repr=False)
+    business_dates: frozenset[dt.date] = field(default=frozenset(), repr=False)
 
 
 def last_due_business_day(calendar: BankCalendar, t_plus: int, cycle_date: dt.date) -> dt.date:
@@ -52,31 +58,43 @@ def last_due_business_day(calendar: BankCalendar, t_plus: int, cycle_date: dt.da
 def plan(
     session: Session, cycle_date: dt.date, *, merchant_id: str | None = None
 ) -> list[MerchantPlan]:
-    """Every merchant with payments due (or the one asked for), in id order."""
+    """Every merchant with something due (or the one asked for), in id order."""
     if merchant_id is not None:
-        return [_plan_one(session, get_merchant(session, merchant_id), cycle_date)]
-    with_payments = (
-        select(Transaction.merchant_id)
-        .where(_unsettled(), Transaction.business_date <= cycle_date)
-        .distinct()
+        return [plan_merchant(session, get_merchant(session, merchant_id), cycle_date)]
+    return [
+        plan_merchant(session, get_merchant(session, m), cycle_date)
+        for m in _due(session, cycle_date)
+    ]
+
+
+def _due(session: Session, cycle_date: dt.date) -> list[str]:
+    """Merchants with unsettled matched payments, releasable reserves or a carried balance."""
+    with_payments = select(Transaction.merchant_id).where(
+        _unsettled(), Transaction.business_date <= cycle_date
     )
-    ids = session.scalars(
-        select(Merchant.id).where(Merchant.id.in_(with_payments)).order_by(Merchant.id)
+    with_reserves = select(LedgerLine.merchant_id).where(
+        LedgerLine.kind == "reserve_hold", LedgerLine.available_on <= cycle_date
     )
-    return [_plan_one(session, get_merchant(session, m), cycle_date) for m in ids]
+    with_balance = select(SettlementRow.merchant_id).where(
+        SettlementRow.carry_forward_minor != 0, SettlementRow.settlement_date < cycle_date
+    )
+    wanted = with_payments.union(with_reserves, with_balance).subquery()
+    return list(
+        session.scalars(
+            select(Merchant.id).where(Merchant.id.in_(select(wanted))).order_by(Merchant.id)
+        )
+    )
 
 
 def _unsettled() -> ColumnElement[bool]:
     return and_(Transaction.reconciliation_status == "matched", Transaction.settlement_id.is_(None))
 
 
-def _plan_one(session: Session, merchant: MerchantView, cycle_date: dt.date) -> MerchantPlan:
+def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date) -> MerchantPlan:
     if merchant.terms is None:
         return MerchantPlan(merchant.id, 0, None, "no approved terms")
     spec = merchant.terms.spec
-    calendar = CALENDARS.get(spec.calendar)
-    if calendar is None:
-        return MerchantPlan(merchant.id, 0, None, f"unknown calendar {spec.calendar!r}")
+    calendar = CALENDARS[spec.calendar]
     last_day = last_due_business_day(calendar, spec.schedule.t_plus, cycle_date)
     rows = session.execute(
         select(
@@ -84,6 +102,7 @@ def _plan_one(session: Session, merchant: MerchantView, cycle_date: dt.date) -> 
             Transaction.amount_minor,
             Transaction.currency,
             Transaction.method,
+            Transaction.business_date,
         )
         .where(
             Transaction.merchant_id == merchant.id,
@@ -92,26 +111,78 @@ def _plan_one(session: Session, merchant: MerchantView, cycle_date: dt.date) -> 
         )
         .order_by(Transaction.business_date, Transaction.id)
     ).all()
-    problem = _problem(rows, merchant.currency)
+    problem = _problem([(r[2], r[3]) for r in rows], merchant.currency)
     if problem:
         return MerchantPlan(merchant.id, len(rows), None, problem)
-    captures = [
-        Capture(pid, amount, INSTRUMENT_OF[method], currency=currency)
-        for pid, amount, currency, method in rows
-    ]
+    carried, carried_from = _carried(session, merchant.id, cycle_date)
+    cycle = CycleInput(
+        cycle_date,
+        captures=[
+            Capture(pid, amount, INSTRUMENT_OF[method], currency=currency)
+            for pid, amount, currency, method, _day in rows
+        ],
+        releases=_releases(session, merchant.id, cycle_date),
+        carried_minor=carried,
+        carried_from=carried_from,
+    )
     terms = spec.to_terms(merchant.id, merchant.currency, merchant.terms.version)
     try:
-        computed = settle(terms, CycleInput(cycle_date, captures=captures))
+        computed = settle(terms, cycle)
     except InputError as exc:
         return MerchantPlan(merchant.id, len(rows), None, exc.describe())
-    return MerchantPlan(merchant.id, len(rows), computed)
+    return MerchantPlan(
+        merchant.id,
+        len(rows),
+        computed,
+        payment_ids=tuple(r[0] for r in rows),
+        business_dates=frozenset(r[4] for r in rows),
+    )
 
 
-def _problem(rows: Sequence[tuple[str, int, str, str]], currency: str) -> str | None:
-    other = sum(1 for _id, _a, _c, method in rows if method not in INSTRUMENT_OF)
+def _releases(session: Session, merchant_id: str, cycle_date: dt.date) -> list[ReserveRelease]:
+    released = select(LedgerLine.source_id).where(
+        LedgerLine.merchant_id == merchant_id, LedgerLine.kind == "reserve_release"
+    )
+    holds = session.execute(
+        select(LedgerLine.id, LedgerLine.amount_minor, LedgerLine.currency)
+        .where(
+            LedgerLine.merchant_id == merchant_id,
+            LedgerLine.kind == "reserve_hold",
+            LedgerLine.available_on <= cycle_date,
+        )
+        .order_by(LedgerLine.id)
+    ).all()
+    taken = set(session.scalars(released))
+    return [
+        ReserveRelease(f"ledger:{hold_id}", -amount, currency)
+        for hold_id, amount, currency in holds
+        if f"ledger:{hold_id}" not in taken
+    ]
+
+
+def _carried(session: Session, merchant_id: str, cycle_date: dt.date) -> tuple[int, str | None]:
+    last = session.execute(
+        select(SettlementRow.id, SettlementRow.carry_forward_minor)
+        .where(SettlementRow.merchant_id == merchant_id, SettlementRow.settlement_date < cycle_date)
+        .order_by(SettlementRow.settlement_date.desc())
+        .limit(1)
+    ).first()
+    if last is None or last[1] == 0:
+        return 0, None
+    source = f"settlement:{last[0]}"
+    taken = session.scalar(
+        select(LedgerLine.id).where(
+            LedgerLine.kind == "carry_forward", LedgerLine.source_id == source
+        )
+    )
+    return (0, None) if taken is not None else (int(last[1]), source)
+
+
+def _problem(rows: Sequence[tuple[str, str]], currency: str) -> str | None:
+    other = sum(1 for _c, method in rows if method not in INSTRUMENT_OF)
     if other:
         return f"{_payments(other)} without a known method (UPI, CARD, NETBANKING, WALLET)"
-    foreign = sum(1 for _id, _a, c, _m in rows if c != currency)
+    foreign = sum(1 for c, _m in rows if c != currency)
     if foreign:
         return f"{_payments(foreign)} not in the merchant's currency {currency}"
     return None

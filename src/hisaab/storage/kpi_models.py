@@ -27,9 +27,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hisaab.settlement.ledger import LINE_KINDS
 from hisaab.storage.models import (
     EXCEPTION_CATEGORIES,
     EXCEPTION_STATUSES,
@@ -44,18 +46,38 @@ PIPELINE_STATUSES = ("captured", "in_settlement", "sent_to_bank", "credited")
 RECONCILIATION_STATUSES = ("matched", "unmatched", "exception", "pending")
 # OTHER: a payment whose record does not say its method (a statement line, an M-Pesa receipt).
 PAYMENT_METHODS = ("UPI", "CARD", "NETBANKING", "WALLET", "OTHER")
-SETTLEMENT_STATUSES = ("pending", "sent_to_bank", "credited", "failed")
+# A settlement's lifecycle: computed, approved by a second finance user, sent in a payout
+# file, credited (its UTR on the statement); or failed, returned (even after credited),
+# cancelled. `draft` is a settlement being assembled.
+SETTLEMENT_STATUSES = (
+    "draft",
+    "computed",
+    "approved",
+    "sent_to_bank",
+    "credited",
+    "failed",
+    "returned",
+    "cancelled",
+)
 CONNECTOR_KINDS = ("sftp", "api", "upload", "webhook")
 CONNECTOR_STATUSES = ("active", "paused", "disabled")
 
 
 class Settlement(Base):
-    """A settlement batch: what one merchant is paid for one business date."""
+    """One merchant's settlement for one date: the sum of its ledger lines (`ledger_lines`).
+
+    `amount_minor` is what is paid out; `net_minor` the sum of the lines, which is paid when it
+    reaches the minimum payout, else carried (`carry_forward_minor`) or, when negative and the
+    terms say so, debited from the merchant (`debit_minor`). Computing a date twice never pays
+    twice: one settlement per merchant and date.
+    """
 
     __tablename__ = "settlements"
     __table_args__ = (
         CheckConstraint(_one_of("status", SETTLEMENT_STATUSES), name="status"),
         CheckConstraint("amount_minor >= 0", name="amount"),
+        CheckConstraint("debit_minor >= 0", name="debit"),
+        Index(None, "merchant_id", "settlement_date", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -63,10 +85,57 @@ class Settlement(Base):
     settlement_date: Mapped[dt.date] = mapped_column(Date)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default="computed")
     utr: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     credited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    terms_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    payments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    gross_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    net_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    debit_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    carry_forward_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    computed_by: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+_ONCE = "kind IN ('payment', 'reserve_release', 'carry_forward')"
+
+
+class LedgerLine(Base):
+    """An immutable balance movement of a merchant, signed from the merchant's side.
+
+    `source_id` names its cause: a payment id, `ledger:<id>` of the reserve hold a release
+    frees, `settlement:<id>` of the settlement whose balance a carry-forward brings.
+    """
+
+    __tablename__ = "ledger_lines"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", LINE_KINDS), name="kind"),
+        Index(None, "merchant_id", "kind", "available_on"),
+        Index(None, "settlement_id"),
+        Index(None, "source_id"),
+        # Booked once, ever: a payment, a reserve's release, a carried balance. Two runs that
+        # race for the same money cannot both commit.
+        Index(
+            "uq_ledger_lines_once",
+            "kind",
+            "source_id",
+            unique=True,
+            sqlite_where=text(_ONCE),
+            postgresql_where=text(_ONCE),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    settlement_id: Mapped[int] = mapped_column(ForeignKey("settlements.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    source_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    note: Mapped[str] = mapped_column(Text)
+    available_on: Mapped[dt.date | None] = mapped_column(Date, default=None)  # a hold's release
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Transaction(Base):
