@@ -359,6 +359,17 @@ MIX: list[tuple[str, int, Op]] = [
     ("POST /api/merchants/{merchant_id}/terms", 1, _propose),
     ("POST /api/merchants/{merchant_id}/terms/{version}/approve", 1, _decide("approve")),
     ("POST /api/merchants/{merchant_id}/terms/{version}/reject", 1, _decide("reject")),
+    ("GET /api/settlements", 2, get(_fixed("/api/settlements"), "sp-finance", "merchant-admin")),
+    (
+        "GET /api/settlements/{settlement_id}",
+        1,
+        get(lambda w, r: f"/api/settlements/{r.randint(1, 3)}", "sp-finance"),
+    ),
+    (
+        "POST /api/settlements/{settlement_id}/approve",
+        1,
+        post(lambda w, r: f"/api/settlements/{r.randint(1, 3)}/approve", "sp-finance"),
+    ),
     (f"GET {_RT}/stats", 4, get(_fixed(f"{_RT}/stats"), "admin")),
     (f"POST {_RT}/session/{{session_id}}", 2, post(_sess(f"{_RT}/session/"), "admin")),
     (

@@ -16,6 +16,7 @@ added later cannot go unchecked. Methods a path does not declare are tried too (
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import socket
@@ -44,6 +45,7 @@ from hisaab.mpesa.phones import mask_phone
 from hisaab.queue.claim import claim
 from hisaab.queue.worker import Outcome, run_one
 from hisaab.recon.match_job import run_match
+from hisaab.storage.kpi_models import LedgerLine, Settlement
 from hisaab.storage.models import Merchant, User
 
 CSV_HEADER = "record_id,amount_minor,currency,direction,value_date,utr\n"
@@ -71,6 +73,7 @@ class Tenant:
     phone: str = ""  # of its customer paying by M-Pesa
     job_id: int = 0
     session_id: str = ""  # its payment session
+    settlement_id: int = 0  # its settlement of 16 Jan
     exception_ids: list[int] = field(default_factory=list)
     file_hashes: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # its merchant-admin's
@@ -211,6 +214,35 @@ DARAJA_SETTINGS = {
 }
 
 
+def _settlement(api: Api, tenant: Tenant) -> None:
+    """Its settlement of 16 Jan, with a ledger line naming its payment."""
+    with api.app.state.sessions.begin() as session:
+        row = Settlement(
+            merchant_id=tenant.merchant_id,
+            settlement_date=dt.date(2024, 1, 16),
+            amount_minor=49_900,
+            currency="INR",
+            status="computed",
+            payments=1,
+            gross_minor=49_900,
+            net_minor=49_900,
+        )
+        session.add(row)
+        session.flush()
+        session.add(
+            LedgerLine(
+                merchant_id=tenant.merchant_id,
+                settlement_id=row.id,
+                kind="payment",
+                amount_minor=49_900,
+                currency="INR",
+                source_id=f"{tenant.prefix}pay_1",
+                note="upi payment",
+            )
+        )
+        tenant.settlement_id = row.id
+
+
 @pytest.fixture
 def day(api: Api, tmp_path: Path) -> Day:
     data_dir = tmp_path / "data"
@@ -233,6 +265,7 @@ def day(api: Api, tmp_path: Path) -> Day:
         _reconciled_day(api, ops, tenant)
     for tenant in (chai, dosa):
         _payment_session(api, ops, tenant)
+        _settlement(api, tenant)
     chai.headers = _login(api, email_of("merchant-admin"))
     dosa.headers = _login(api, DOSA_ADMIN)
     return Day(api, data_dir, chai, dosa, platform, ops)
@@ -501,6 +534,30 @@ def merchant_write(probe: Probe, method: str, path: str) -> None:
         )
 
 
+def list_settlements(probe: Probe, method: str, path: str) -> None:
+    """Only one's own merchant's settlements, whatever the filters name."""
+    for params in ({}, {"merchant_id": probe.other.merchant_id}, {"status": "computed"}):
+        body = probe.call(method, path, params=params).json()
+        shown = {s["id"] for s in body["settlements"]}
+        assert shown <= {probe.own.settlement_id}, shown
+    own = probe.call(method, path).json()["settlements"]
+    assert [s["id"] for s in own] == [probe.own.settlement_id]
+
+
+def settlement_read(probe: Probe, method: str, path: str) -> None:
+    for settlement_id in (probe.other.settlement_id, 2**31 - 1):
+        message = probe.refused(404, "NOT_FOUND", method, path.format(settlement_id=settlement_id))
+        assert message == f"no settlement {settlement_id}"
+    own = probe.call(method, path.format(settlement_id=probe.own.settlement_id))
+    assert own.status_code == 200, own.text
+    assert own.json()["lines"][0]["source_id"] == f"{probe.own.prefix}pay_1"
+
+
+def settlement_write(probe: Probe, method: str, path: str) -> None:
+    for settlement_id in (probe.other.settlement_id, probe.own.settlement_id):
+        probe.refused(403, "FORBIDDEN", method, path.format(settlement_id=settlement_id))
+
+
 # Every route of the application and what a merchant-admin may get from it. A route that is
 # not here fails `test_every_route_has_a_tenant_rule`: decide its rule before shipping it.
 RULES: dict[tuple[str, str], Rule] = {
@@ -542,6 +599,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/merchants/{merchant_id}/terms"): merchant_write,
     ("POST", "/api/merchants/{merchant_id}/terms/{version}/approve"): merchant_write,
     ("POST", "/api/merchants/{merchant_id}/terms/{version}/reject"): merchant_write,
+    # Settlements: a merchant-admin reads its own merchant's, and approves nothing.
+    ("GET", "/api/settlements"): list_settlements,
+    ("GET", "/api/settlements/{settlement_id}"): settlement_read,
+    ("POST", "/api/settlements/{settlement_id}/approve"): settlement_write,
     # Payment sessions: a merchant-admin creates, pushes and queries its own merchant's only.
     ("POST", "/api/sessions"): create_payment_session,
     ("GET", "/api/sessions/{session_id}"): payment_session_read,
@@ -645,6 +706,7 @@ def test_no_route_shows_or_changes_another_merchants_data(day: Day, direction: s
     ids = {"job_id": other.job_id, "exception_id": other.exception_ids[0]}
     ids["session_id"] = other.session_id
     ids["merchant_id"], ids["version"] = str(other.merchant_id), 1
+    ids["settlement_id"] = other.settlement_id
     http_paths = sorted({path for method, path in served if method != "WEBSOCKET"})
     for path in http_paths:
         declared = {method for method, p in served if p == path}

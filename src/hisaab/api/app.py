@@ -31,6 +31,7 @@ from hisaab.api.routes import (
     mpesa,
     overview,
     realtime,
+    settlements,
 )
 from hisaab.auth.standing import UserStanding
 from hisaab.auth.tokens import VerifiedTokens
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(jobs.router)
     app.include_router(exceptions.router)
     app.include_router(merchants.router)
+    app.include_router(settlements.router)
     app.include_router(overview.router)
     app.include_router(mpesa.router)
     app.include_router(realtime.router)

@@ -1,0 +1,148 @@
+"""Routes of recorded settlements: list, read one with its ledger lines, approve.
+
+GET /api/settlements, GET /api/settlements/{id}, POST /api/settlements/{id}/approve.
+Finance (`settlements:read`) reads every settlement; a merchant-admin
+(`merchant:settlements`) reads its own merchant's only, whatever it filters on; approving
+takes `settlements:approve` and a different user from the one who computed it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import Depends, Path, Query
+from pydantic import BaseModel
+
+from hisaab.api.deps import CurrentUser, Router, SessionDep, require
+from hisaab.auth.roles import MERCHANT_SETTLEMENTS, SETTLEMENTS_READ, TERMS_APPROVE
+from hisaab.auth.tokens import Claims
+from hisaab.errors import Forbidden
+from hisaab.settlement import settlements as service
+from hisaab.settlement.settlements import SettlementView
+
+router = Router(prefix="/api/settlements", tags=["settlements"])
+
+SettlementId = Annotated[int, Path(gt=0, le=2**63 - 1)]
+Approver = Annotated[Claims, Depends(require(TERMS_APPROVE))]
+Status = Literal[
+    "draft", "computed", "approved", "sent_to_bank", "credited", "failed", "returned", "cancelled"
+]
+
+
+def reader(claims: CurrentUser) -> Claims:
+    if SETTLEMENTS_READ in claims.permissions:
+        return claims
+    if claims.merchant_id is not None and MERCHANT_SETTLEMENTS in claims.permissions:
+        return claims
+    raise Forbidden(f"the {claims.role} role lacks the permission {SETTLEMENTS_READ}")
+
+
+Reader = Annotated[Claims, Depends(reader)]
+
+
+class LineOut(BaseModel):
+    kind: str
+    amount_minor: int
+    source_id: str | None
+    note: str
+    available_on: dt.date | None
+
+
+class SettlementOut(BaseModel):
+    id: int
+    merchant_id: str
+    settlement_date: dt.date
+    currency: str
+    status: str
+    payments: int
+    gross_minor: int
+    net_minor: int
+    payout_minor: int
+    debit_minor: int
+    carry_forward_minor: int
+    terms_version: int | None
+    computed_by: int | None
+    created_at: dt.datetime
+    utr: str | None
+    lines: list[LineOut] | None = None
+
+
+class SettlementPage(BaseModel):
+    settlements: list[SettlementOut]
+    next_after: int | None
+
+
+def _scope(claims: Claims) -> str | None:
+    return None if SETTLEMENTS_READ in claims.permissions else claims.merchant_id
+
+
+@router.get("", response_model=SettlementPage)
+def list_settlements(
+    session: SessionDep,
+    claims: Reader,
+    merchant_id: Annotated[str | None, Query(max_length=32)] = None,
+    date: Annotated[dt.date | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+    after: Annotated[int | None, Query(gt=0, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> SettlementPage:
+    scope = _scope(claims)
+    if scope is not None and merchant_id not in (None, scope):
+        return SettlementPage(settlements=[], next_after=None)  # another merchant's: none
+    found = service.list_settlements(
+        session,
+        merchant_id=scope or merchant_id,
+        on=date,
+        status=status,
+        after_id=after,
+        limit=limit,
+    )
+    next_after = found[-1].id if len(found) == limit else None
+    return SettlementPage(settlements=[_out(s) for s in found], next_after=next_after)
+
+
+@router.get("/{settlement_id}", response_model=SettlementOut)
+def get_settlement(
+    settlement_id: SettlementId, session: SessionDep, claims: Reader
+) -> SettlementOut:
+    return _out(service.get_settlement(session, settlement_id, merchant_id=_scope(claims)))
+
+
+@router.post("/{settlement_id}/approve", response_model=SettlementOut)
+def approve_settlement(
+    settlement_id: SettlementId, session: SessionDep, claims: Approver
+) -> SettlementOut:
+    return _out(service.approve(session, settlement_id, actor_id=claims.user_id))
+
+
+def _out(s: SettlementView) -> SettlementOut:
+    return SettlementOut(
+        id=s.id,
+        merchant_id=s.merchant_id,
+        settlement_date=s.settlement_date,
+        currency=s.currency,
+        status=s.status,
+        payments=s.payments,
+        gross_minor=s.gross_minor,
+        net_minor=s.net_minor,
+        payout_minor=s.payout_minor,
+        debit_minor=s.debit_minor,
+        carry_forward_minor=s.carry_forward_minor,
+        terms_version=s.terms_version,
+        computed_by=s.computed_by,
+        created_at=s.created_at,
+        utr=s.utr,
+        lines=None
+        if s.lines is None
+        else [
+            LineOut(
+                kind=x.kind,
+                amount_minor=x.amount_minor,
+                source_id=x.source_id,
+                note=x.note,
+                available_on=x.available_on,
+            )
+            for x in s.lines
+        ],
+    )
