@@ -142,3 +142,18 @@ def test_settle_shows_then_records_a_date_once(
     assert "already" in out and "9,764.00 INR" not in out
     assert run("settle", "--date", "03/03/2026", "--dry-run") == 2
     assert "is not a date" in capsys.readouterr().err
+
+
+def test_payouts_write_and_reverse_from_the_command_line(
+    migrated: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    escrow = ["--corporate-id", "HISAAB01", "--debit-account", "00600350012345"]
+    args = ["payouts", "write", "--date", "2026-03-03", "--layout", "hdfc-enet"]
+    assert run(*args, "--out", str(tmp_path), *escrow, "--debit-ifsc", "HDFC0000060") == 0
+    assert "no approved settlement is due" in capsys.readouterr().out
+    assert run(*args, "--out", str(tmp_path), *escrow, "--debit-ifsc", "HDFC60") == 2
+    assert "'HDFC60' is not an IFSC" in capsys.readouterr().err
+    rev = tmp_path / "x.rev"
+    rev.write_text("STL00000042,Chai,50100012345678,HDFC0001234,10,9764.00,03/03/2026,U1,E,\n")
+    assert run("payouts", "reverse", str(rev)) == 2
+    assert "payout 'STL00000042' is not one Hisaab sent" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -106,3 +107,72 @@ def _print(title: str, rows: Sequence[tuple[MerchantPlan, str]], notes: dict[str
     console = Console()
     # Piped to a file or another program, a row stays one line instead of 80-column wraps.
     (console if console.is_terminal else Console(width=260)).print(table)
+
+
+payouts_app = typer.Typer(
+    help="Bank payout files and the bank's reverse files.", no_args_is_help=True
+)
+
+
+@payouts_app.command("write")
+def payouts_write_command(
+    date: Annotated[str, typer.Option("--date", help="Value date of the payouts, YYYY-MM-DD.")],
+    layout: Annotated[str, typer.Option("--layout", help="generic-neft or hdfc-enet.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder the files are written to.")],
+    corporate_id: Annotated[str, typer.Option("--corporate-id", help="Your id at the bank.")],
+    debit_account: Annotated[str, typer.Option("--debit-account", help="The escrow account.")],
+    debit_ifsc: Annotated[str, typer.Option("--debit-ifsc", help="The escrow account's IFSC.")],
+) -> None:
+    """Write approved settlements due by the date into the bank's payout file layout."""
+    from sqlalchemy.orm import sessionmaker
+
+    from hisaab.config import get_settings
+    from hisaab.errors import InputError
+    from hisaab.money import Money
+    from hisaab.settlement.merchants import BankAccount
+    from hisaab.settlement.payout_files import DebitAccount
+    from hisaab.settlement.payouts import write_payouts
+    from hisaab.storage.engine import make_engine
+
+    try:
+        on_date = dt.date.fromisoformat(date)
+    except ValueError:
+        raise InputError(f"--date {date!r} is not a date", expected="YYYY-MM-DD") from None
+    escrow = BankAccount.checked(corporate_id, debit_account, debit_ifsc)
+    debit = DebitAccount(corporate_id.strip(), escrow.number, escrow.ifsc)
+    engine = make_engine(get_settings().database_url)
+    try:
+        run = write_payouts(sessionmaker(engine), on_date, layout=layout, debit=debit, out_dir=out)
+    finally:
+        engine.dispose()
+    for path in run.files:
+        typer.echo(f"wrote {path}")
+    typer.echo(
+        f"{len(run.paid)} settlements sent, {Money(run.total_minor, 'INR')}"
+        if run.paid
+        else "no approved settlement is due"
+    )
+    for merchant_id, why in sorted(run.skipped.items()):
+        typer.echo(f"not sent: {merchant_id}: {why}")
+
+
+@payouts_app.command("reverse")
+def payouts_reverse_command(
+    file: Annotated[Path, typer.Argument(help="The bank's reverse (status) file.")],
+) -> None:
+    """Book an HDFC reverse file: executed payouts credited, rejected ones returned."""
+    from sqlalchemy.orm import sessionmaker
+
+    from hisaab.config import get_settings
+    from hisaab.settlement.payouts import book_reverse
+    from hisaab.storage.engine import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        booked = book_reverse(sessionmaker(engine), file)
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"{len(booked.credited)} payouts credited, {len(booked.returned)} returned"
+        " (their amounts are paid again with the merchant's next settlement)"
+    )

@@ -118,6 +118,8 @@ class CycleInput:
     adjustments: Sequence[Adjustment] = ()
     carried_minor: int = 0  # the balance the previous cycle carried forward
     carried_from: str | None = None  # which settlement carried it
+    # Payouts the bank returned, paid again: (source, amount), e.g. ("return:12", 1380095).
+    returned: Sequence[tuple[str, int]] = ()
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,8 @@ def settle(terms: Terms, cycle: CycleInput) -> Settlement:
             cycle.carried_from,
             "balance carried from the last cycle",
         )
+    for source, amount in cycle.returned:
+        book("carry_forward", amount, source, "payout returned by the bank, paid again")
     for c in cycle.captures:
         charges = terms.rate_card.charges(c.amount_minor, c.instrument, c.sub_rail)
         rail = f"{c.instrument}/{c.sub_rail}" if c.sub_rail else c.instrument

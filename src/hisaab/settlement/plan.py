@@ -78,7 +78,8 @@ def _due(session: Session, cycle_date: dt.date) -> list[str]:
     with_balance = select(SettlementRow.merchant_id).where(
         SettlementRow.carry_forward_minor != 0, SettlementRow.settlement_date < cycle_date
     )
-    wanted = with_payments.union(with_reserves, with_balance).subquery()
+    with_returns = select(LedgerLine.merchant_id).where(LedgerLine.kind == "payout_return")
+    wanted = with_payments.union(with_reserves, with_balance, with_returns).subquery()
     return list(
         session.scalars(
             select(Merchant.id).where(Merchant.id.in_(select(wanted))).order_by(Merchant.id)
@@ -124,6 +125,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
         releases=_releases(session, merchant.id, cycle_date),
         carried_minor=carried,
         carried_from=carried_from,
+        returned=_returned(session, merchant.id),
     )
     terms = spec.to_terms(merchant.id, merchant.currency, merchant.terms.version)
     try:
@@ -158,6 +160,25 @@ def _releases(session: Session, merchant_id: str, cycle_date: dt.date) -> list[R
         for hold_id, amount, currency in holds
         if f"ledger:{hold_id}" not in taken
     ]
+
+
+def _returned(session: Session, merchant_id: str) -> list[tuple[str, int]]:
+    """Payouts the bank returned that no settlement has paid again yet."""
+    paid_again = set(
+        session.scalars(
+            select(LedgerLine.source_id).where(
+                LedgerLine.merchant_id == merchant_id,
+                LedgerLine.kind == "carry_forward",
+                LedgerLine.source_id.like("return:%"),
+            )
+        )
+    )
+    returns = session.execute(
+        select(LedgerLine.source_id, LedgerLine.amount_minor)
+        .where(LedgerLine.merchant_id == merchant_id, LedgerLine.kind == "payout_return")
+        .order_by(LedgerLine.id)
+    ).all()
+    return [(str(src), int(amount)) for src, amount in returns if src not in paid_again]
 
 
 def _carried(session: Session, merchant_id: str, cycle_date: dt.date) -> tuple[int, str | None]:
