@@ -206,6 +206,18 @@ async def _new_merchant(c: httpx.AsyncClient, w: World, rng: random.Random) -> h
     return answer
 
 
+async def _new_refund(c: httpx.AsyncClient, w: World, rng: random.Random) -> httpx.Response:
+    body = {
+        "id": f"rfn_{rng.randrange(10**12):012d}",
+        "merchant_id": MERCHANT,
+        "amount_minor": rng.randint(1, 5000),
+        "currency": "INR",
+        "business_date": "2026-03-02",
+        "reason": "load: customer cancelled",
+    }
+    return await c.post("/api/refunds", json=body, headers=w.headers("sp-ops"))
+
+
 def _a_merchant(w: World, rng: random.Random) -> str:
     return rng.choice(w.merchant_ids) if w.merchant_ids else MERCHANT
 
@@ -359,6 +371,8 @@ MIX: list[tuple[str, int, Op]] = [
     ("POST /api/merchants/{merchant_id}/terms", 1, _propose),
     ("POST /api/merchants/{merchant_id}/terms/{version}/approve", 1, _decide("approve")),
     ("POST /api/merchants/{merchant_id}/terms/{version}/reject", 1, _decide("reject")),
+    ("GET /api/refunds", 1, get(_fixed("/api/refunds"), "sp-ops", "merchant-admin")),
+    ("POST /api/refunds", 1, _new_refund),
     ("GET /api/settlements", 2, get(_fixed("/api/settlements"), "sp-finance", "merchant-admin")),
     (
         "GET /api/settlements/{settlement_id}",

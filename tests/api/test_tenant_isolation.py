@@ -558,6 +558,25 @@ def settlement_write(probe: Probe, method: str, path: str) -> None:
         probe.refused(403, "FORBIDDEN", method, path.format(settlement_id=settlement_id))
 
 
+def list_refunds(probe: Probe, method: str, path: str) -> None:
+    for params in ({}, {"merchant_id": probe.other.merchant_id}, {"unsettled": "true"}):
+        body = probe.call(method, path, params=params).json()
+        assert {r["merchant_id"] for r in body["refunds"]} <= {probe.own.merchant_id}
+
+
+def create_refund(probe: Probe, method: str, path: str) -> None:
+    for merchant_id in (probe.other.merchant_id, probe.own.merchant_id):
+        body = {
+            "id": "rfn_x",
+            "merchant_id": merchant_id,
+            "amount_minor": 100,
+            "currency": "INR",
+            "business_date": "2024-01-16",
+            "reason": "customer cancelled",
+        }
+        probe.refused(403, "FORBIDDEN", method, path, json=body)
+
+
 # Every route of the application and what a merchant-admin may get from it. A route that is
 # not here fails `test_every_route_has_a_tenant_rule`: decide its rule before shipping it.
 RULES: dict[tuple[str, str], Rule] = {
@@ -599,6 +618,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/merchants/{merchant_id}/terms"): merchant_write,
     ("POST", "/api/merchants/{merchant_id}/terms/{version}/approve"): merchant_write,
     ("POST", "/api/merchants/{merchant_id}/terms/{version}/reject"): merchant_write,
+    ("GET", "/api/refunds"): list_refunds,
+    ("POST", "/api/refunds"): create_refund,
     # Settlements: a merchant-admin reads its own merchant's, and approves nothing.
     ("GET", "/api/settlements"): list_settlements,
     ("GET", "/api/settlements/{settlement_id}"): settlement_read,

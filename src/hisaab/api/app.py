@@ -31,6 +31,7 @@ from hisaab.api.routes import (
     mpesa,
     overview,
     realtime,
+    refunds,
     settlements,
 )
 from hisaab.auth.standing import UserStanding
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(exceptions.router)
     app.include_router(merchants.router)
     app.include_router(settlements.router)
+    app.include_router(refunds.router)
     app.include_router(overview.router)
     app.include_router(mpesa.router)
     app.include_router(realtime.router)

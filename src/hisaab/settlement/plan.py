@@ -9,8 +9,10 @@ A cycle's inputs for a merchant:
 - the balance the merchant's last settlement before D carried forward, unless a later one
   took it already.
 
-Each merchant is computed with its active terms (`hisaab.settlement.compute`). Refunds,
-disputes and adjustments have no store yet and count as none. Nothing here writes; recording
+- its refunds not yet taken, dated on or before D.
+
+Each merchant is computed with its active terms (`hisaab.settlement.compute`). Disputes and
+adjustments have no store yet and count as none. Nothing here writes; recording
 is `hisaab.settlement.record`.
 """
 
@@ -25,9 +27,17 @@ from sqlalchemy.orm import Session
 
 from hisaab.errors import InputError
 from hisaab.settlement.calendar import BankCalendar
-from hisaab.settlement.compute import Capture, CycleInput, ReserveRelease, Settlement, settle
+from hisaab.settlement.compute import (
+    Capture,
+    CycleInput,
+    Refund,
+    ReserveRelease,
+    Settlement,
+    settle,
+)
 from hisaab.settlement.merchants import MerchantView, get_merchant
 from hisaab.storage.kpi_models import LedgerLine, Transaction
+from hisaab.storage.kpi_models import Refund as RefundRow
 from hisaab.storage.kpi_models import Settlement as SettlementRow
 from hisaab.storage.models import Merchant
 
@@ -44,6 +54,7 @@ class MerchantPlan:
     settlement: Settlement | None
     problem: str | None = None  # why the merchant cannot be settled as it stands
     payment_ids: tuple[str, ...] = field(default=(), repr=False)
+    refund_ids: tuple[str, ...] = field(default=(), repr=False)
     business_dates: frozenset[dt.date] = field(default=frozenset(), repr=False)
 
 
@@ -79,7 +90,10 @@ def _due(session: Session, cycle_date: dt.date) -> list[str]:
         SettlementRow.carry_forward_minor != 0, SettlementRow.settlement_date < cycle_date
     )
     with_returns = select(LedgerLine.merchant_id).where(LedgerLine.kind == "payout_return")
-    wanted = with_payments.union(with_reserves, with_balance, with_returns).subquery()
+    with_refunds = select(RefundRow.merchant_id).where(
+        RefundRow.settlement_id.is_(None), RefundRow.business_date <= cycle_date
+    )
+    wanted = with_payments.union(with_reserves, with_balance, with_returns, with_refunds).subquery()
     return list(
         session.scalars(
             select(Merchant.id).where(Merchant.id.in_(select(wanted))).order_by(Merchant.id)
@@ -116,12 +130,17 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
     if problem:
         return MerchantPlan(merchant.id, len(rows), None, problem)
     carried, carried_from = _carried(session, merchant.id, cycle_date)
+    refunds = _refunds(session, merchant.id, cycle_date)
+    foreign = [r.refund_id for r in refunds if r.currency != merchant.currency]
+    if foreign:
+        return MerchantPlan(merchant.id, len(rows), None, f"refunds in another currency: {foreign}")
     cycle = CycleInput(
         cycle_date,
         captures=[
             Capture(pid, amount, INSTRUMENT_OF[method], currency=currency)
             for pid, amount, currency, method, _day in rows
         ],
+        refunds=refunds,
         releases=_releases(session, merchant.id, cycle_date),
         carried_minor=carried,
         carried_from=carried_from,
@@ -137,6 +156,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
         len(rows),
         computed,
         payment_ids=tuple(r[0] for r in rows),
+        refund_ids=tuple(r.refund_id for r in refunds),
         business_dates=frozenset(r[4] for r in rows),
     )
 
@@ -160,6 +180,19 @@ def _releases(session: Session, merchant_id: str, cycle_date: dt.date) -> list[R
         for hold_id, amount, currency in holds
         if f"ledger:{hold_id}" not in taken
     ]
+
+
+def _refunds(session: Session, merchant_id: str, cycle_date: dt.date) -> list[Refund]:
+    rows = session.scalars(
+        select(RefundRow)
+        .where(
+            RefundRow.merchant_id == merchant_id,
+            RefundRow.settlement_id.is_(None),
+            RefundRow.business_date <= cycle_date,
+        )
+        .order_by(RefundRow.business_date, RefundRow.id)
+    )
+    return [Refund(r.id, r.amount_minor, r.payment_ref, r.currency) for r in rows]
 
 
 def _returned(session: Session, merchant_id: str) -> list[tuple[str, int]]:

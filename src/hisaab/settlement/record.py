@@ -27,7 +27,7 @@ from hisaab.errors import Conflict
 from hisaab.overview.refresh import refresh_dates
 from hisaab.settlement.merchants import get_merchant
 from hisaab.settlement.plan import MerchantPlan, plan, plan_merchant
-from hisaab.storage.kpi_models import LedgerLine, Transaction
+from hisaab.storage.kpi_models import LedgerLine, Refund, Transaction
 from hisaab.storage.kpi_models import Settlement as SettlementRow
 from hisaab.storage.models import utcnow
 
@@ -125,6 +125,7 @@ def _record_one(
                 ],
             )
             _take_payments(session, planned, row.id)
+            _take_refunds(session, planned, row.id)
             refresh_dates(session, planned.business_dates, exceptions=False)
             audit(
                 session,
@@ -173,4 +174,19 @@ def _take_payments(session: Session, planned: MerchantPlan, settlement_id: int) 
         raise Conflict(
             f"{len(ids) - taken:,} of merchant {planned.merchant_id}'s payments were settled"
             " by another run meanwhile"
+        )
+
+
+def _take_refunds(session: Session, planned: MerchantPlan, settlement_id: int) -> None:
+    if not planned.refund_ids:
+        return
+    result = session.execute(
+        update(Refund)
+        .where(Refund.id.in_(planned.refund_ids), Refund.settlement_id.is_(None))
+        .values(settlement_id=settlement_id)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], result).rowcount != len(planned.refund_ids):
+        raise Conflict(
+            f"merchant {planned.merchant_id}'s refunds were taken by another run meanwhile"
         )

@@ -98,7 +98,7 @@ class Settlement(Base):
     computed_by: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
-_ONCE = "kind IN ('payment', 'reserve_release', 'carry_forward')"
+_ONCE = "kind IN ('payment', 'refund', 'reserve_release', 'carry_forward')"
 
 
 class LedgerLine(Base):
@@ -114,7 +114,7 @@ class LedgerLine(Base):
         Index(None, "merchant_id", "kind", "available_on"),
         Index(None, "settlement_id"),
         Index(None, "source_id"),
-        # Booked once, ever: a payment, a reserve's release, a carried balance. Two runs that
+        # Booked once, ever: a payment, a refund, a reserve release, a carried balance. Runs that
         # race for the same money cannot both commit.
         Index(
             "uq_ledger_lines_once",
@@ -288,3 +288,30 @@ class KpiExceptionsDaily(Base):
 
 # Rebuilding a day of `kpi_exceptions_daily` reads that day's exceptions, not all of them.
 Index("ix_reconciliation_exceptions_value_date", ReconciliationException.value_date)
+
+
+class Refund(Base):
+    """A refund a merchant owes back, from the gateway's feed or entered by staff.
+
+    It is taken from the merchant's next settlement on or after its business date
+    (`settlement_id` then names that settlement). `payment_ref` is the gateway's id of the
+    payment refunded, when known.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount"),
+        Index(None, "merchant_id", "settlement_id", "business_date"),
+        Index(None, "merchant_id", "payment_ref"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    payment_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    business_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlements.id"), default=None)
+    created_by: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
