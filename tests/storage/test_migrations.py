@@ -136,3 +136,64 @@ def test_naive_timestamps_are_refused(engine: Engine) -> None:
         )
         with pytest.raises(Exception, match="timezone-aware"):
             session.commit()
+
+
+def test_0009_puts_matched_payments_back_to_captured_with_their_overview_figures(
+    database_url: str,
+) -> None:
+    """Before 0009 a matched payment was `credited`; no merchant had been paid, so it is
+    `captured` after, and the Overview's daily figures of its date say so too."""
+    from sqlalchemy import text
+
+    upgrade(database_url, "0008")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as c:
+            c.execute(
+                text(
+                    "INSERT INTO merchants (id, name, created_at)"
+                    " VALUES ('M1', 'Chai Point', '2026-01-01 00:00:00+00')"
+                )
+            )
+            for pid, status, recon, amount in (
+                ("1:1", "credited", "matched", 500),
+                ("1:2", "captured", "exception", 700),
+            ):
+                c.execute(
+                    text(
+                        "INSERT INTO transactions (id, merchant_id, amount_minor, currency,"
+                        " method, data_source, status, reconciliation_status, business_date,"
+                        " created_at) VALUES (:id, 'M1', :amount, 'INR', 'UPI', 'pg', :status,"
+                        " :recon, '2026-03-02', '2026-03-02 00:00:00+00')"
+                    ),
+                    {"id": pid, "status": status, "recon": recon, "amount": amount},
+                )
+                c.execute(
+                    text(
+                        "INSERT INTO kpi_daily (business_date, data_source, status,"
+                        " reconciliation_status, currency, transactions, amount_minor,"
+                        " refreshed_at) VALUES ('2026-03-02', 'pg', :status, :recon, 'INR', 1,"
+                        " :amount, '2026-03-02 00:00:00+00')"
+                    ),
+                    {"status": status, "recon": recon, "amount": amount},
+                )
+        engine.dispose()
+        upgrade(database_url)
+        query = text(
+            "SELECT status, reconciliation_status, transactions, amount_minor FROM kpi_daily"
+            " ORDER BY reconciliation_status"
+        )
+        with engine.connect() as c:
+            assert [tuple(r) for r in c.execute(query)] == [
+                ("captured", "exception", 1, 700),
+                ("captured", "matched", 1, 500),
+            ]
+        engine.dispose()
+        downgrade(database_url, "0008")
+        with engine.connect() as c:
+            assert [tuple(r)[:2] for r in c.execute(query)] == [
+                ("captured", "exception"),
+                ("credited", "matched"),
+            ]
+    finally:
+        engine.dispose()

@@ -107,6 +107,7 @@ def upgrade() -> None:
         "UPDATE transactions SET status = 'captured'"
         " WHERE status = 'credited' AND settlement_id IS NULL"
     )
+    _rebuild_kpi_daily_of_credited()
 
 
 def downgrade() -> None:
@@ -114,6 +115,7 @@ def downgrade() -> None:
         "UPDATE transactions SET status = 'credited'"
         " WHERE status = 'captured' AND reconciliation_status = 'matched'"
     )
+    _rebuild_kpi_daily_of_credited()
     with op.batch_alter_table("settlements", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_settlements_debit"), type_="check")
         batch_op.drop_constraint(batch_op.f("ck_settlements_status"), type_="check")
@@ -139,3 +141,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ledger_lines_merchant_id_kind_available_on"))
 
     op.drop_table("ledger_lines")
+
+
+def _rebuild_kpi_daily_of_credited() -> None:
+    """The Overview's daily payment aggregate, rebuilt for the dates whose payments changed
+    status above (as `hisaab.overview.refresh` builds it), so its figures stay true."""
+    dates = (
+        "SELECT DISTINCT business_date FROM transactions"
+        " WHERE status IN ('captured', 'credited') AND reconciliation_status = 'matched'"
+    )
+    op.execute(f"DELETE FROM kpi_daily WHERE business_date IN ({dates})")
+    op.execute(
+        "INSERT INTO kpi_daily (business_date, data_source, status, reconciliation_status,"
+        " currency, transactions, amount_minor, refreshed_at)"
+        " SELECT business_date, data_source, status, reconciliation_status, currency,"
+        " count(*), sum(amount_minor), CURRENT_TIMESTAMP FROM transactions"
+        f" WHERE business_date IN ({dates})"
+        " GROUP BY business_date, data_source, status, reconciliation_status, currency"
+    )
