@@ -98,3 +98,33 @@ def test_a_merchant_that_cannot_be_priced_is_named_not_skipped(engine: Engine) -
     dosa = plans["M0009999"]
     assert dosa.settlement is None
     assert dosa.problem == "1 payment without a known method (UPI, CARD, NETBANKING, WALLET)"
+
+
+def test_a_weekly_merchant_is_settled_on_its_weekday_only(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        create_merchant(
+            session,
+            merchant_id="M0007777",
+            name="Vada Corner",
+            terms=parse_terms({"schedule": {"cycle": "weekly", "weekday": 4}}),
+            actor_id=None,
+        )
+        session.add(
+            Transaction(
+                id="3:1",
+                merchant_id="M0007777",
+                amount_minor=10_000,
+                currency="INR",
+                method="UPI",
+                data_source="pg-generic",
+                status="captured",
+                reconciliation_status="matched",
+                business_date=THU,
+            )
+        )
+    with Session(engine) as session:
+        (monday,) = plan(session, MON, merchant_id="M0007777")
+        (friday,) = plan(session, dt.date(2026, 3, 20), merchant_id="M0007777")
+    assert monday.settlement is None
+    assert monday.problem == "not a payout day: paid weekly on Friday"
+    assert friday.settlement is not None and friday.settlement.net_minor == 10_000

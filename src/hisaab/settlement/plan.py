@@ -36,6 +36,7 @@ from hisaab.settlement.compute import (
     settle,
 )
 from hisaab.settlement.merchants import MerchantView, get_merchant
+from hisaab.settlement.terms import ScheduleSpec
 from hisaab.storage.kpi_models import LedgerLine, Transaction
 from hisaab.storage.kpi_models import Refund as RefundRow
 from hisaab.storage.kpi_models import Settlement as SettlementRow
@@ -109,6 +110,9 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
     if merchant.terms is None:
         return MerchantPlan(merchant.id, 0, None, "no approved terms")
     spec = merchant.terms.spec
+    not_today = _not_a_payout_day(spec.schedule, cycle_date)
+    if not_today:
+        return MerchantPlan(merchant.id, 0, None, not_today)
     calendar = CALENDARS[spec.calendar]
     last_day = last_due_business_day(calendar, spec.schedule.t_plus, cycle_date)
     rows = session.execute(
@@ -180,6 +184,18 @@ def _releases(session: Session, merchant_id: str, cycle_date: dt.date) -> list[R
         for hold_id, amount, currency in holds
         if f"ledger:{hold_id}" not in taken
     ]
+
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _not_a_payout_day(schedule: ScheduleSpec, cycle_date: dt.date) -> str | None:
+    """Why `cycle_date` is not one of the schedule's payout days (None when it is)."""
+    if schedule.cycle == "weekly" and cycle_date.weekday() != schedule.weekday:
+        return f"not a payout day: paid weekly on {_WEEKDAYS[schedule.weekday or 0]}"
+    if schedule.cycle == "monthly" and cycle_date.day not in (schedule.month_days or []):
+        return f"not a payout day: paid monthly on days {schedule.month_days}"
+    return None
 
 
 def _refunds(session: Session, merchant_id: str, cycle_date: dt.date) -> list[Refund]:
