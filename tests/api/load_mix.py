@@ -14,6 +14,7 @@ answer at all (a dropped or refused connection, a timeout). A 4xx can be the rig
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from collections import Counter, defaultdict
@@ -93,6 +94,7 @@ class World:
     pushed: list[str] = field(default_factory=list)  # pushed: they can be queried
     merchant_ids: list[str] = field(default_factory=list)  # made by the mix
     proposals: list[tuple[str, int]] = field(default_factory=list)  # terms waiting: (id, v)
+    dispute_ids: list[str] = field(default_factory=list)  # opened by the mix
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -216,6 +218,28 @@ async def _new_refund(c: httpx.AsyncClient, w: World, rng: random.Random) -> htt
         "reason": "load: customer cancelled",
     }
     return await c.post("/api/refunds", json=body, headers=w.headers("sp-ops"))
+
+
+async def _new_dispute(c: httpx.AsyncClient, w: World, rng: random.Random) -> httpx.Response:
+    body = {
+        "id": f"dsp_{rng.randrange(10**12):012d}",
+        "merchant_id": MERCHANT,
+        "network": rng.choice(("visa", "mastercard", "rupay", "upi")),
+        "reason_code": rng.choice(("10.4", "4853", "1065", "U008")),
+        "stage": "chargeback",
+        "amount_minor": rng.randint(1, 5000),
+        "currency": "INR",
+        "received_at": dt.datetime.now(dt.UTC).isoformat(),  # its deadline still ahead
+    }
+    answer = await c.post("/api/disputes", json=body, headers=w.headers("sp-ops"))
+    if answer.status_code == 201:
+        w.dispute_ids.append(body["id"])
+        del w.dispute_ids[:-500]
+    return answer
+
+
+def _dispute(suffix: str) -> Callable[[World, random.Random], str]:
+    return lambda w, r: f"/api/disputes/{r.choice(w.dispute_ids or ['dsp_none'])}{suffix}"
 
 
 def _a_merchant(w: World, rng: random.Random) -> str:
@@ -371,6 +395,19 @@ MIX: list[tuple[str, int, Op]] = [
     ("POST /api/merchants/{merchant_id}/terms", 1, _propose),
     ("POST /api/merchants/{merchant_id}/terms/{version}/approve", 1, _decide("approve")),
     ("POST /api/merchants/{merchant_id}/terms/{version}/reject", 1, _decide("reject")),
+    ("POST /api/disputes", 1, _new_dispute),
+    ("GET /api/disputes", 1, get(_fixed("/api/disputes"), "sp-finance", "merchant-admin")),
+    ("GET /api/disputes/{dispute_id}", 1, get(_dispute(""), "sp-finance", "sp-ops")),
+    (
+        "POST /api/disputes/{dispute_id}/respond",
+        1,
+        post(_dispute("/respond"), "sp-ops", lambda w, r: {"action": "draft", "evidence": "load"}),
+    ),
+    (
+        "POST /api/disputes/{dispute_id}/decide",
+        1,
+        post(_dispute("/decide"), "sp-ops", lambda w, r: {"outcome": "cancelled"}),
+    ),
     ("GET /api/refunds", 1, get(_fixed("/api/refunds"), "sp-ops", "merchant-admin")),
     ("POST /api/refunds", 1, _new_refund),
     ("GET /api/settlements", 2, get(_fixed("/api/settlements"), "sp-finance", "merchant-admin")),

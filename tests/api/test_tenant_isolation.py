@@ -45,6 +45,7 @@ from hisaab.mpesa.phones import mask_phone
 from hisaab.queue.claim import claim
 from hisaab.queue.worker import Outcome, run_one
 from hisaab.recon.match_job import run_match
+from hisaab.settlement.dispute_store import open_dispute
 from hisaab.storage.kpi_models import LedgerLine, Settlement
 from hisaab.storage.models import Merchant, User
 
@@ -74,6 +75,7 @@ class Tenant:
     job_id: int = 0
     session_id: str = ""  # its payment session
     settlement_id: int = 0  # its settlement of 16 Jan
+    dispute_id: str = ""  # a chargeback of its payment
     exception_ids: list[int] = field(default_factory=list)
     file_hashes: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # its merchant-admin's
@@ -241,6 +243,20 @@ def _settlement(api: Api, tenant: Tenant) -> None:
             )
         )
         tenant.settlement_id = row.id
+        tenant.dispute_id = f"dsp_{tenant.utr_base}"
+        open_dispute(
+            session,
+            dispute_id=tenant.dispute_id,
+            merchant_id=str(tenant.merchant_id),
+            network="visa",
+            reason_code="13.1",
+            stage="chargeback",
+            amount_minor=49_900,
+            currency="INR",
+            received_at=dt.datetime(2024, 1, 16, 10, 0, tzinfo=dt.UTC),
+            payment_ref=f"{tenant.prefix}pay_1",
+            actor_id=None,
+        )
 
 
 @pytest.fixture
@@ -577,6 +593,49 @@ def create_refund(probe: Probe, method: str, path: str) -> None:
         probe.refused(403, "FORBIDDEN", method, path, json=body)
 
 
+def list_disputes(probe: Probe, method: str, path: str) -> None:
+    for params in ({}, {"merchant_id": probe.other.merchant_id}, {"status": "open"}):
+        body = probe.call(method, path, params=params).json()
+        assert {d["id"] for d in body["disputes"]} <= {probe.own.dispute_id}
+    own = probe.call(method, path).json()["disputes"]
+    assert [d["id"] for d in own] == [probe.own.dispute_id]
+
+
+def dispute_read(probe: Probe, method: str, path: str) -> None:
+    for dispute_id in (probe.other.dispute_id, "dsp_never_opened"):
+        message = probe.refused(404, "NOT_FOUND", method, path.format(dispute_id=dispute_id))
+        assert message == f"no dispute {dispute_id}"
+    own = probe.call(method, path.format(dispute_id=probe.own.dispute_id))
+    assert own.status_code == 200 and own.json()["payment_ref"] == f"{probe.own.prefix}pay_1"
+
+
+def dispute_answer(probe: Probe, method: str, path: str) -> None:
+    """Another merchant's dispute is not there to answer (its own is left as it is)."""
+    body = {"action": "accept"}
+    for dispute_id in (probe.other.dispute_id, "dsp_never_opened"):
+        message = probe.refused(
+            404, "NOT_FOUND", method, path.format(dispute_id=dispute_id), json=body
+        )
+        assert message == f"no dispute {dispute_id}"
+
+
+def dispute_ops(probe: Probe, method: str, path: str) -> None:
+    body: dict[str, Any] = {"outcome": "won"}
+    if path == "/api/disputes":
+        body = {
+            "id": "dsp_forged",
+            "merchant_id": probe.other.merchant_id,
+            "network": "visa",
+            "reason_code": "10.4",
+            "stage": "chargeback",
+            "amount_minor": 100,
+            "currency": "INR",
+            "received_at": "2024-01-16T10:00:00Z",
+        }
+    for dispute_id in (probe.other.dispute_id, probe.own.dispute_id):
+        probe.refused(403, "FORBIDDEN", method, path.format(dispute_id=dispute_id), json=body)
+
+
 # Every route of the application and what a merchant-admin may get from it. A route that is
 # not here fails `test_every_route_has_a_tenant_rule`: decide its rule before shipping it.
 RULES: dict[tuple[str, str], Rule] = {
@@ -618,6 +677,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/merchants/{merchant_id}/terms"): merchant_write,
     ("POST", "/api/merchants/{merchant_id}/terms/{version}/approve"): merchant_write,
     ("POST", "/api/merchants/{merchant_id}/terms/{version}/reject"): merchant_write,
+    ("GET", "/api/disputes"): list_disputes,
+    ("POST", "/api/disputes"): dispute_ops,
+    ("GET", "/api/disputes/{dispute_id}"): dispute_read,
+    ("POST", "/api/disputes/{dispute_id}/respond"): dispute_answer,
+    ("POST", "/api/disputes/{dispute_id}/decide"): dispute_ops,
     ("GET", "/api/refunds"): list_refunds,
     ("POST", "/api/refunds"): create_refund,
     # Settlements: a merchant-admin reads its own merchant's, and approves nothing.
@@ -728,6 +792,7 @@ def test_no_route_shows_or_changes_another_merchants_data(day: Day, direction: s
     ids["session_id"] = other.session_id
     ids["merchant_id"], ids["version"] = str(other.merchant_id), 1
     ids["settlement_id"] = other.settlement_id
+    ids["dispute_id"] = other.dispute_id
     http_paths = sorted({path for method, path in served if method != "WEBSOCKET"})
     for path in http_paths:
         declared = {method for method, p in served if p == path}

@@ -24,6 +24,7 @@ from hisaab.api.context import RequestContext
 from hisaab.api.ratelimit import make_limiter
 from hisaab.api.routes import (
     auth,
+    disputes,
     exceptions,
     health,
     jobs,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(merchants.router)
     app.include_router(settlements.router)
     app.include_router(refunds.router)
+    app.include_router(disputes.router)
     app.include_router(overview.router)
     app.include_router(mpesa.router)
     app.include_router(realtime.router)

@@ -11,8 +11,10 @@ A cycle's inputs for a merchant:
 
 - its refunds not yet taken, dated on or before D.
 
-Each merchant is computed with its active terms (`hisaab.settlement.compute`). Disputes and
-adjustments have no store yet and count as none. Nothing here writes; recording
+- its disputes' openings and decisions not yet booked.
+
+Each merchant is computed with its active terms (`hisaab.settlement.compute`). Adjustments
+have no store yet and count as none. Nothing here writes; recording
 is `hisaab.settlement.record`.
 """
 
@@ -21,8 +23,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from hisaab.errors import InputError
@@ -30,6 +33,7 @@ from hisaab.settlement.calendar import BankCalendar
 from hisaab.settlement.compute import (
     Capture,
     CycleInput,
+    DisputeEvent,
     Refund,
     ReserveRelease,
     Settlement,
@@ -37,6 +41,7 @@ from hisaab.settlement.compute import (
 )
 from hisaab.settlement.merchants import MerchantView, get_merchant
 from hisaab.settlement.terms import ScheduleSpec
+from hisaab.storage.kpi_models import Dispute as DisputeRow
 from hisaab.storage.kpi_models import LedgerLine, Transaction
 from hisaab.storage.kpi_models import Refund as RefundRow
 from hisaab.storage.kpi_models import Settlement as SettlementRow
@@ -56,6 +61,9 @@ class MerchantPlan:
     problem: str | None = None  # why the merchant cannot be settled as it stands
     payment_ids: tuple[str, ...] = field(default=(), repr=False)
     refund_ids: tuple[str, ...] = field(default=(), repr=False)
+    # Disputes whose opening, and whose decision, this cycle books.
+    disputes_opened: tuple[str, ...] = field(default=(), repr=False)
+    disputes_decided: tuple[str, ...] = field(default=(), repr=False)
     business_dates: frozenset[dt.date] = field(default=frozenset(), repr=False)
 
 
@@ -94,7 +102,12 @@ def _due(session: Session, cycle_date: dt.date) -> list[str]:
     with_refunds = select(RefundRow.merchant_id).where(
         RefundRow.settlement_id.is_(None), RefundRow.business_date <= cycle_date
     )
-    wanted = with_payments.union(with_reserves, with_balance, with_returns, with_refunds).subquery()
+    with_disputes = select(DisputeRow.merchant_id).where(
+        or_(DisputeRow.opened_settlement_id.is_(None), DisputeRow.decided_settlement_id.is_(None))
+    )
+    wanted = with_payments.union(
+        with_reserves, with_balance, with_returns, with_refunds, with_disputes
+    ).subquery()
     return list(
         session.scalars(
             select(Merchant.id).where(Merchant.id.in_(select(wanted))).order_by(Merchant.id)
@@ -135,6 +148,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
         return MerchantPlan(merchant.id, len(rows), None, problem)
     carried, carried_from = _carried(session, merchant.id, cycle_date)
     refunds = _refunds(session, merchant.id, cycle_date)
+    events = _dispute_events(session, merchant.id, cycle_date)
     foreign = [r.refund_id for r in refunds if r.currency != merchant.currency]
     if foreign:
         return MerchantPlan(merchant.id, len(rows), None, f"refunds in another currency: {foreign}")
@@ -145,6 +159,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
             for pid, amount, currency, method, _day in rows
         ],
         refunds=refunds,
+        disputes=[*(e for e, _k in events)],
         releases=_releases(session, merchant.id, cycle_date),
         carried_minor=carried,
         carried_from=carried_from,
@@ -161,6 +176,8 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
         computed,
         payment_ids=tuple(r[0] for r in rows),
         refund_ids=tuple(r.refund_id for r in refunds),
+        disputes_opened=tuple(e.dispute_id for e, kind in events if kind == "opened"),
+        disputes_decided=tuple(e.dispute_id for e, kind in events if kind == "decided"),
         business_dates=frozenset(r[4] for r in rows),
     )
 
@@ -196,6 +213,42 @@ def _not_a_payout_day(schedule: ScheduleSpec, cycle_date: dt.date) -> str | None
     if schedule.cycle == "monthly" and cycle_date.day not in (schedule.month_days or []):
         return f"not a payout day: paid monthly on days {schedule.month_days}"
     return None
+
+
+def _dispute_events(
+    session: Session, merchant_id: str, cycle_date: dt.date
+) -> list[tuple[DisputeEvent, str]]:
+    """Openings and decisions of this merchant's disputes no settlement has booked yet.
+
+    An opening books its fee (and, under debit at opening, the amount); a decision books a
+    win (the amount back, under debit at opening) or a loss (the amount, under debit when
+    lost). Accepted and expired disputes are losses; a cancelled one gives back what its
+    opening took, like a win. Each counts from the day after it happened (UTC)."""
+    end = dt.datetime.combine(cycle_date + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    rows = session.scalars(
+        select(DisputeRow)
+        .where(
+            DisputeRow.merchant_id == merchant_id,
+            or_(
+                and_(DisputeRow.opened_settlement_id.is_(None), DisputeRow.received_at < end),
+                and_(
+                    DisputeRow.decided_settlement_id.is_(None),
+                    DisputeRow.decided_at.is_not(None),
+                    DisputeRow.decided_at < end,
+                ),
+            ),
+        )
+        .order_by(DisputeRow.id)
+    ).all()
+    events: list[tuple[DisputeEvent, str]] = []
+    for d in rows:
+        if d.opened_settlement_id is None and d.received_at < end:
+            event = DisputeEvent(d.id, "opened", d.amount_minor, d.fee_minor, d.currency)
+            events.append((event, "opened"))
+        if d.decided_settlement_id is None and d.decided_at is not None and d.decided_at < end:
+            outcome: Literal["won", "lost"] = "won" if d.status in ("won", "cancelled") else "lost"
+            events.append((DisputeEvent(d.id, outcome, d.amount_minor, 0, d.currency), "decided"))
+    return events
 
 
 def _refunds(session: Session, merchant_id: str, cycle_date: dt.date) -> list[Refund]:

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from hisaab.audit.log import record as audit
 from hisaab.errors import Conflict
 from hisaab.overview.refresh import refresh_dates
+from hisaab.settlement.dispute_store import expire_overdue
 from hisaab.settlement.merchants import get_merchant
 from hisaab.settlement.plan import MerchantPlan, plan, plan_merchant
-from hisaab.storage.kpi_models import LedgerLine, Refund, Transaction
+from hisaab.storage.kpi_models import Dispute, LedgerLine, Refund, Transaction
 from hisaab.storage.kpi_models import Settlement as SettlementRow
 from hisaab.storage.models import utcnow
 
@@ -48,9 +49,13 @@ def record(
     *,
     merchant_id: str | None = None,
     actor_id: int | None = None,
+    now: dt.datetime | None = None,
 ) -> list[Recorded]:
     """Record the settlements of `cycle_date` (one merchant's, or every merchant with
     something due), each in its own transaction."""
+    with sessions.begin() as session:
+        # Answers not given in time are losses, booked by this run.
+        expire_overdue(session, now)
     with sessions() as session:
         due = {p.merchant_id for p in plan(session, cycle_date, merchant_id=merchant_id)}
         if merchant_id is None:  # and those settled already, so that a re-run says so
@@ -126,6 +131,7 @@ def _record_one(
             )
             _take_payments(session, planned, row.id)
             _take_refunds(session, planned, row.id)
+            _take_disputes(session, planned, row.id)
             refresh_dates(session, planned.business_dates, exceptions=False)
             audit(
                 session,
@@ -190,3 +196,22 @@ def _take_refunds(session: Session, planned: MerchantPlan, settlement_id: int) -
         raise Conflict(
             f"merchant {planned.merchant_id}'s refunds were taken by another run meanwhile"
         )
+
+
+def _take_disputes(session: Session, planned: MerchantPlan, settlement_id: int) -> None:
+    for ids, column in (
+        (planned.disputes_opened, Dispute.opened_settlement_id),
+        (planned.disputes_decided, Dispute.decided_settlement_id),
+    ):
+        if not ids:
+            continue
+        result = session.execute(
+            update(Dispute)
+            .where(Dispute.id.in_(ids), column.is_(None))
+            .values({column.key: settlement_id})
+            .execution_options(synchronize_session=False)
+        )
+        if cast(CursorResult[Any], result).rowcount != len(ids):
+            raise Conflict(
+                f"merchant {planned.merchant_id}'s disputes were booked by another run meanwhile"
+            )

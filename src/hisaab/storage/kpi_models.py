@@ -98,7 +98,10 @@ class Settlement(Base):
     computed_by: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
-_ONCE = "kind IN ('payment', 'refund', 'reserve_release', 'carry_forward')"
+_ONCE = (
+    "kind IN ('payment', 'refund', 'reserve_release', 'carry_forward', 'dispute_debit',"
+    " 'dispute_reversal', 'dispute_fee')"
+)
 
 
 class LedgerLine(Base):
@@ -313,5 +316,61 @@ class Refund(Base):
     business_date: Mapped[dt.date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text)
     settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlements.id"), default=None)
+    created_by: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+DISPUTE_NETWORKS = ("visa", "mastercard", "rupay", "upi")
+DISPUTE_STAGES = ("retrieval", "chargeback", "pre_arbitration", "arbitration")
+DISPUTE_STATUSES = (
+    "open",
+    "evidence_draft",
+    "submitted",
+    "won",
+    "lost",
+    "accepted",
+    "expired",
+    "cancelled",
+)
+
+
+class Dispute(Base):
+    """A dispute (chargeback) of a payment: where it stands, and which settlements moved its
+    money (`opened_settlement_id` took the debit or fee at opening, `decided_settlement_id`
+    booked the decision)."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        CheckConstraint(_one_of("network", DISPUTE_NETWORKS), name="network"),
+        CheckConstraint(_one_of("stage", DISPUTE_STAGES), name="stage"),
+        CheckConstraint(_one_of("status", DISPUTE_STATUSES), name="status"),
+        CheckConstraint("amount_minor > 0 AND fee_minor >= 0", name="amounts"),
+        Index(None, "merchant_id", "status"),
+        Index(None, "status", "respond_by"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    payment_ref: Mapped[str | None] = mapped_column(String(200), default=None)
+    network: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    respond_by: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    evidence: Mapped[str | None] = mapped_column(Text, default=None)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    double_loss: Mapped[bool] = mapped_column(default=False)
+    opened_settlement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("settlements.id"), default=None
+    )
+    decided_settlement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("settlements.id"), default=None
+    )
     created_by: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,7 +22,10 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-_ONCE = "kind IN ('payment', 'refund', 'reserve_release', 'carry_forward')"
+_ONCE = (
+    "kind IN ('payment', 'refund', 'reserve_release', 'carry_forward', 'dispute_debit',"
+    " 'dispute_reversal', 'dispute_fee')"
+)
 _OLD_STATUSES = "status IN ('pending', 'sent_to_bank', 'credited', 'failed')"
 _NEW_STATUSES = (
     "status IN ('draft', 'computed', 'approved', 'sent_to_bank', 'credited', 'failed',"
