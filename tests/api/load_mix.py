@@ -395,6 +395,27 @@ MIX: list[tuple[str, int, Op]] = [
     ("POST /api/merchants/{merchant_id}/terms", 1, _propose),
     ("POST /api/merchants/{merchant_id}/terms/{version}/approve", 1, _decide("approve")),
     ("POST /api/merchants/{merchant_id}/terms/{version}/reject", 1, _decide("reject")),
+    ("GET /merchant/dashboard", 2, get(_fixed("/merchant/dashboard"), "merchant-admin")),
+    ("GET /merchant/settlements", 1, get(_fixed("/merchant/settlements"), "merchant-admin")),
+    (
+        "POST /merchant/settlement/schedule",
+        1,
+        post(
+            _fixed("/merchant/settlement/schedule"),
+            "merchant-admin",
+            lambda w, r: {"schedule": {"cycle": "daily", "t_plus": 1}, "note": "load: daily"},
+        ),
+    ),
+    ("GET /merchant/disputes", 1, get(_fixed("/merchant/disputes"), "merchant-admin")),
+    (
+        "POST /merchant/disputes/{dispute_id}/respond",
+        1,
+        post(
+            lambda w, r: f"/merchant{_dispute('/respond')(w, r).removeprefix('/api')}",
+            "merchant-admin",
+            lambda w, r: {"action": "draft", "evidence": "load: receipt"},
+        ),
+    ),
     ("POST /api/disputes", 1, _new_dispute),
     ("GET /api/disputes", 1, get(_fixed("/api/disputes"), "sp-finance", "merchant-admin")),
     ("GET /api/disputes/{dispute_id}", 1, get(_dispute(""), "sp-finance", "sp-ops")),

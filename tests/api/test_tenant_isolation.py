@@ -636,6 +636,35 @@ def dispute_ops(probe: Probe, method: str, path: str) -> None:
         probe.refused(403, "FORBIDDEN", method, path.format(dispute_id=dispute_id), json=body)
 
 
+def portal_dashboard(probe: Probe, method: str, path: str) -> None:
+    body = probe.call(method, path, params={"merchant_id": probe.other.merchant_id}).json()
+    assert body["merchant_id"] == probe.own.merchant_id
+    assert [d["id"] for d in body["open_disputes"]] in ([], [probe.own.dispute_id])
+
+
+def portal_settlements(probe: Probe, method: str, path: str) -> None:
+    for params in ({}, {"merchant_id": probe.other.merchant_id}):
+        body = probe.call(method, path, params=params).json()
+        assert [s["id"] for s in body["settlements"]] == [probe.own.settlement_id]
+    csv_text = probe.call(method, path, params={"format": "csv"}).text
+    assert csv_text.count("\n") == 2  # the header and its own settlement
+
+
+def portal_schedule(probe: Probe, method: str, path: str) -> None:
+    """Its own merchant's terms only: naming another merchant is not even a field."""
+    forged = {"merchant_id": probe.other.merchant_id, "note": "x", "schedule": {}}
+    probe.refused(422, "INVALID_REQUEST", method, path, json=forged)
+    message = probe.refused(
+        409, "CONFLICT", method, path, json={"schedule": {"cycle": "daily"}, "note": "daily"}
+    )
+    assert message == f"merchant {probe.own.merchant_id} has no approved terms to change yet"
+
+
+def portal_disputes(probe: Probe, method: str, path: str) -> None:
+    body = probe.call(method, path, params={"merchant_id": probe.other.merchant_id}).json()
+    assert [d["id"] for d in body] == [probe.own.dispute_id]
+
+
 # Every route of the application and what a merchant-admin may get from it. A route that is
 # not here fails `test_every_route_has_a_tenant_rule`: decide its rule before shipping it.
 RULES: dict[tuple[str, str], Rule] = {
@@ -677,6 +706,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/merchants/{merchant_id}/terms"): merchant_write,
     ("POST", "/api/merchants/{merchant_id}/terms/{version}/approve"): merchant_write,
     ("POST", "/api/merchants/{merchant_id}/terms/{version}/reject"): merchant_write,
+    ("GET", "/merchant/dashboard"): portal_dashboard,
+    ("GET", "/merchant/settlements"): portal_settlements,
+    ("POST", "/merchant/settlement/schedule"): portal_schedule,
+    ("GET", "/merchant/disputes"): portal_disputes,
+    ("POST", "/merchant/disputes/{dispute_id}/respond"): dispute_answer,
     ("GET", "/api/disputes"): list_disputes,
     ("POST", "/api/disputes"): dispute_ops,
     ("GET", "/api/disputes/{dispute_id}"): dispute_read,

@@ -28,6 +28,7 @@ from hisaab.api.routes import (
     exceptions,
     health,
     jobs,
+    merchant_portal,
     merchants,
     mpesa,
     overview,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(settlements.router)
     app.include_router(refunds.router)
     app.include_router(disputes.router)
+    app.include_router(merchant_portal.router)
     app.include_router(overview.router)
     app.include_router(mpesa.router)
     app.include_router(realtime.router)

@@ -90,7 +90,7 @@ def plan(
 def _due(session: Session, cycle_date: dt.date) -> list[str]:
     """Merchants with unsettled matched payments, releasable reserves or a carried balance."""
     with_payments = select(Transaction.merchant_id).where(
-        _unsettled(), Transaction.business_date <= cycle_date
+        unsettled(), Transaction.business_date <= cycle_date
     )
     with_reserves = select(LedgerLine.merchant_id).where(
         LedgerLine.kind == "reserve_hold", LedgerLine.available_on <= cycle_date
@@ -115,7 +115,7 @@ def _due(session: Session, cycle_date: dt.date) -> list[str]:
     )
 
 
-def _unsettled() -> ColumnElement[bool]:
+def unsettled() -> ColumnElement[bool]:
     return and_(Transaction.reconciliation_status == "matched", Transaction.settlement_id.is_(None))
 
 
@@ -123,7 +123,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
     if merchant.terms is None:
         return MerchantPlan(merchant.id, 0, None, "no approved terms")
     spec = merchant.terms.spec
-    not_today = _not_a_payout_day(spec.schedule, cycle_date)
+    not_today = not_a_payout_day(spec.schedule, cycle_date)
     if not_today:
         return MerchantPlan(merchant.id, 0, None, not_today)
     calendar = CALENDARS[spec.calendar]
@@ -138,7 +138,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
         )
         .where(
             Transaction.merchant_id == merchant.id,
-            _unsettled(),
+            unsettled(),
             Transaction.business_date <= last_day,
         )
         .order_by(Transaction.business_date, Transaction.id)
@@ -206,7 +206,7 @@ def _releases(session: Session, merchant_id: str, cycle_date: dt.date) -> list[R
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _not_a_payout_day(schedule: ScheduleSpec, cycle_date: dt.date) -> str | None:
+def not_a_payout_day(schedule: ScheduleSpec, cycle_date: dt.date) -> str | None:
     """Why `cycle_date` is not one of the schedule's payout days (None when it is)."""
     if schedule.cycle == "weekly" and cycle_date.weekday() != schedule.weekday:
         return f"not a payout day: paid weekly on {_WEEKDAYS[schedule.weekday or 0]}"

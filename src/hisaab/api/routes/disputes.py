@@ -108,7 +108,7 @@ def _scope(claims: Claims) -> str | None:
 
 @router.post("", response_model=DisputeOut, status_code=201)
 def open_dispute(body: OpenRequest, session: SessionDep, claims: Ops) -> DisputeOut:
-    return _out(
+    return dispute_out(
         service.open_dispute(
             session,
             dispute_id=body.id,
@@ -142,14 +142,14 @@ def list_disputes(
         session, merchant_id=scope or merchant_id, status=status, after=after, limit=limit
     )
     return DisputePage(
-        disputes=[_out(d) for d in found],
+        disputes=[dispute_out(d) for d in found],
         next_after=found[-1].id if len(found) == limit else None,
     )
 
 
 @router.get("/{dispute_id}", response_model=DisputeOut)
 def get_dispute(dispute_id: DisputeId, session: SessionDep, claims: Reader) -> DisputeOut:
-    return _out(service.get_dispute(session, dispute_id, merchant_id=_scope(claims)))
+    return dispute_out(service.get_dispute(session, dispute_id, merchant_id=_scope(claims)))
 
 
 @router.post("/{dispute_id}/respond", response_model=DisputeOut)
@@ -157,7 +157,7 @@ def respond(
     dispute_id: DisputeId, body: RespondRequest, session: SessionDep, claims: Answerer
 ) -> DisputeOut:
     scope = None if RECONCILIATION_WRITE in claims.permissions else claims.merchant_id
-    return _out(
+    return dispute_out(
         service.respond(
             session,
             dispute_id,
@@ -173,8 +173,8 @@ def respond(
 def decide(
     dispute_id: DisputeId, body: DecideRequest, session: SessionDep, claims: Ops
 ) -> DisputeOut:
-    return _out(service.decide(session, dispute_id, body.outcome, actor_id=claims.user_id))
+    return dispute_out(service.decide(session, dispute_id, body.outcome, actor_id=claims.user_id))
 
 
-def _out(d: DisputeView) -> DisputeOut:
+def dispute_out(d: DisputeView) -> DisputeOut:
     return DisputeOut(**d.__dict__)

@@ -159,14 +159,14 @@ def terms_history(
     merchant_id: MerchantId, session: SessionDep, claims: Reader
 ) -> list[TermsVersionView]:
     _scope(claims, merchant_id)
-    return [_terms(t) for t in service.terms_history(session, merchant_id)]
+    return [terms_out(t) for t in service.terms_history(session, merchant_id)]
 
 
 @router.post("/{merchant_id}/terms", response_model=TermsVersionView, status_code=201)
 def propose_terms(
     merchant_id: MerchantId, body: ProposeTermsRequest, session: SessionDep, claims: Writer
 ) -> TermsVersionView:
-    return _terms(
+    return terms_out(
         service.propose_terms(
             session, merchant_id, body.terms, note=body.note, actor_id=claims.user_id
         )
@@ -182,7 +182,7 @@ def approve_terms(
     body: DecisionRequest | None = None,
 ) -> TermsVersionView:
     reason = body.reason if body else None
-    return _terms(
+    return terms_out(
         service.decide_terms(
             session, merchant_id, version, approve=True, actor_id=claims.user_id, reason=reason
         )
@@ -197,7 +197,7 @@ def reject_terms(
     session: SessionDep,
     claims: Approver,
 ) -> TermsVersionView:
-    return _terms(
+    return terms_out(
         service.decide_terms(
             session,
             merchant_id,
@@ -216,7 +216,7 @@ def _scope(claims: Claims, merchant_id: str) -> None:
         raise NotFound("no such merchant")
 
 
-def _terms(t: TermsVersion) -> TermsVersionView:
+def terms_out(t: TermsVersion) -> TermsVersionView:
     return TermsVersionView(
         version=t.version,
         status=t.status,
@@ -242,6 +242,6 @@ def _merchant(m: MerchantView) -> MerchantOut:
         if bank
         else None,
         created_at=m.created_at,
-        terms=_terms(m.terms) if m.terms else None,
-        proposal=_terms(m.proposal) if m.proposal else None,
+        terms=terms_out(m.terms) if m.terms else None,
+        proposal=terms_out(m.proposal) if m.proposal else None,
     )

@@ -99,24 +99,26 @@ def list_settlements(
         limit=limit,
     )
     next_after = found[-1].id if len(found) == limit else None
-    return SettlementPage(settlements=[_out(s) for s in found], next_after=next_after)
+    return SettlementPage(settlements=[settlement_out(s) for s in found], next_after=next_after)
 
 
 @router.get("/{settlement_id}", response_model=SettlementOut)
 def get_settlement(
     settlement_id: SettlementId, session: SessionDep, claims: Reader
 ) -> SettlementOut:
-    return _out(service.get_settlement(session, settlement_id, merchant_id=_scope(claims)))
+    return settlement_out(
+        service.get_settlement(session, settlement_id, merchant_id=_scope(claims))
+    )
 
 
 @router.post("/{settlement_id}/approve", response_model=SettlementOut)
 def approve_settlement(
     settlement_id: SettlementId, session: SessionDep, claims: Approver
 ) -> SettlementOut:
-    return _out(service.approve(session, settlement_id, actor_id=claims.user_id))
+    return settlement_out(service.approve(session, settlement_id, actor_id=claims.user_id))
 
 
-def _out(s: SettlementView) -> SettlementOut:
+def settlement_out(s: SettlementView) -> SettlementOut:
     return SettlementOut(
         id=s.id,
         merchant_id=s.merchant_id,
