@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from typing import Any
 
 import pytest
@@ -31,6 +30,7 @@ from hisaab.auth.roles import ROLES
 from hisaab.queue.jobs import enqueue
 from hisaab.realtime import service
 from hisaab.realtime.repository import RESULTS, SESSIONS
+from hisaab.realtime.stats import Remembered
 
 BASE = "/api/real-time-reconciliation"
 ROUTES = [
@@ -136,11 +136,14 @@ class TestStats:
     def test_figures_are_reused_for_a_moment_then_computed_again(self, make_api: Any) -> None:
         """Dashboards polling together cost one computation per HISAAB_REALTIME_STATS_CACHE_
         SECONDS; connected clients are always current."""
-        with make_api(realtime_stats_cache_seconds=0.3) as api:
+        now = [1000.0]  # the cache's clock, moved by hand: no test waits on a real one
+        with make_api(realtime_stats_cache_seconds=1) as api:
+            api.app.state.realtime_stats = Remembered(1, clock=lambda: now[0])
             before = call(api, "GET", f"{BASE}/stats", None, "admin").json()["stats"]
             paid_order(api, "ps_order_1001")
+            now[0] += 0.9
             soon = call(api, "GET", f"{BASE}/stats", None, "admin").json()["stats"]
-            time.sleep(0.35)
+            now[0] += 0.1
             later = call(api, "GET", f"{BASE}/stats", None, "admin").json()["stats"]
         assert before["totalProcessed"] == soon["totalProcessed"] == 0
         assert later["totalProcessed"] >= 1

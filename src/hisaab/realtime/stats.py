@@ -110,16 +110,17 @@ def _iso(value: dt.datetime | None) -> str | None:
 class Remembered:
     """`compute` at most once every `seconds` per process (0: every time)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._seconds = seconds
+        self._clock = clock
         self._lock = threading.Lock()
         self._figures: dict[str, Any] | None = None
         self._until = 0.0
 
     def get(self, sessions: Callable[[], Session], *, connected_clients: int) -> dict[str, Any]:
         with self._lock:
-            if self._figures is None or time.monotonic() >= self._until:
+            if self._figures is None or self._clock() >= self._until:
                 with sessions() as db:
                     self._figures = compute(db, connected_clients=connected_clients)
-                self._until = time.monotonic() + self._seconds
+                self._until = self._clock() + self._seconds
             return {**self._figures, "connectedClients": connected_clients}
