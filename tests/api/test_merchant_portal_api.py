@@ -11,8 +11,7 @@ import pytest
 
 from conftest import Api
 from hisaab.settlement.record import record
-from hisaab.storage.kpi_models import Transaction
-from hisaab.storage.settlement_models import MerchantTerms
+from settlement_rows import active_terms, matched_payment
 
 TODAY = dt.datetime.now(dt.UTC).date()
 
@@ -20,33 +19,12 @@ TODAY = dt.datetime.now(dt.UTC).date()
 @pytest.fixture
 def chai(api: Api) -> Api:
     with api.app.state.sessions.begin() as session:
-        session.add(
-            MerchantTerms(
-                merchant_id="M0001234",
-                version=1,
-                status="active",
-                terms='{"reserve_percent": "10", "reserve_days": 30}',
-                note="terms at creation",
-                decided_at=dt.datetime.now(dt.UTC),
-            )
-        )
+        session.add(active_terms("M0001234", '{"reserve_percent": "10", "reserve_days": 30}'))
         for pid, amount, method, day in (
             ("1:1", 1_000_000, "CARD", TODAY - dt.timedelta(days=7)),
             ("1:2", 149_900, "UPI", TODAY),
         ):
-            session.add(
-                Transaction(
-                    id=pid,
-                    merchant_id="M0001234",
-                    amount_minor=amount,
-                    currency="INR",
-                    method=method,
-                    data_source="pg-generic",
-                    status="captured",
-                    reconciliation_status="matched",
-                    business_date=day,
-                )
-            )
+            session.add(matched_payment(pid, "M0001234", amount, day, method=method))
     record(api.app.state.sessions, TODAY - dt.timedelta(days=1))
     answer = api.client.post(
         "/api/disputes",

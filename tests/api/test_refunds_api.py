@@ -14,8 +14,7 @@ import pytest
 
 from conftest import Api
 from hisaab.settlement.record import record
-from hisaab.storage.kpi_models import Transaction
-from hisaab.storage.settlement_models import MerchantTerms
+from settlement_rows import active_terms, matched_payment
 
 MON, TUE = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
 
@@ -35,29 +34,9 @@ def refund(**change: Any) -> dict[str, Any]:
 @pytest.fixture
 def chai(api: Api) -> Api:
     with api.app.state.sessions.begin() as session:
+        session.add(active_terms("M0001234"))
         session.add(
-            MerchantTerms(
-                merchant_id="M0001234",
-                version=1,
-                status="active",
-                terms="{}",
-                note="terms at creation",
-                decided_at=dt.datetime.now(dt.UTC),
-            )
-        )
-        session.add(
-            Transaction(
-                id="1:1",
-                merchant_id="M0001234",
-                amount_minor=60_000,
-                currency="INR",
-                method="UPI",
-                data_source="pg-generic",
-                status="captured",
-                reconciliation_status="matched",
-                business_date=MON,
-                record_id="pay_1",
-            )
+            matched_payment("1:1", "M0001234", 60_000, MON, method="UPI", record_id="pay_1")
         )
     return api
 

@@ -14,8 +14,8 @@ from sqlalchemy import update
 
 from conftest import Api
 from hisaab.settlement.record import record
-from hisaab.storage.kpi_models import Settlement, Transaction
-from hisaab.storage.settlement_models import MerchantTerms
+from hisaab.storage.kpi_models import Settlement
+from settlement_rows import active_terms, matched_payment
 
 MON, TUE = dt.date(2026, 3, 2), dt.date(2026, 3, 3)
 
@@ -25,30 +25,9 @@ def settled(api: Api) -> dict[str, int]:
     ops = api.headers("sp-ops")
     api.client.post("/api/merchants", json={"id": "M0009999", "name": "Dosa Hut"}, headers=ops)
     with api.app.state.sessions.begin() as session:
-        session.add(
-            MerchantTerms(
-                merchant_id="M0001234",
-                version=1,
-                status="active",
-                terms="{}",
-                note="terms at creation",
-                decided_at=dt.datetime.now(dt.UTC),
-            )
-        )
+        session.add(active_terms("M0001234"))
         for pid, merchant in (("1:1", "M0001234"), ("1:2", "M0009999")):
-            session.add(
-                Transaction(
-                    id=pid,
-                    merchant_id=merchant,
-                    amount_minor=1_000_000,
-                    currency="INR",
-                    method="CARD",
-                    data_source="pg-generic",
-                    status="captured",
-                    reconciliation_status="matched",
-                    business_date=MON,
-                )
-            )
+            session.add(matched_payment(pid, merchant, 1_000_000, MON, method="CARD"))
     done = record(api.app.state.sessions, TUE)
     return {r.plan.merchant_id: r.settlement_id or 0 for r in done}
 

@@ -28,8 +28,8 @@ from hisaab.settlement.merchants import create_merchant, parse_terms
 from hisaab.settlement.record import record
 from hisaab.settlement.refunds import create_refund
 from hisaab.storage.engine import make_engine
-from hisaab.storage.kpi_models import Transaction
 from hisaab.storage.migrate import upgrade
+from settlement_rows import matched_payment
 
 MON = dt.date(2026, 12, 7)
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
@@ -54,18 +54,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
             actor_id=ops,
         )
         session.add(
-            Transaction(
-                id="1:1",
-                merchant_id="M0001234",
-                amount_minor=300_000,
-                currency="INR",
-                method="CARD",
-                data_source="pg-generic",
-                status="captured",
-                reconciliation_status="matched",
-                business_date=MON,
-                record_id="pay_1",
-            )
+            matched_payment("1:1", "M0001234", 300_000, MON, method="CARD", record_id="pay_1")
         )
         create_refund(
             session,

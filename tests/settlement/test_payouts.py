@@ -28,6 +28,7 @@ from hisaab.settlement.settlements import approve
 from hisaab.storage.engine import make_engine
 from hisaab.storage.kpi_models import LedgerLine, Settlement, Transaction
 from hisaab.storage.migrate import upgrade
+from settlement_rows import matched_payment
 
 MON, TUE, WED = dt.date(2026, 3, 2), dt.date(2026, 3, 3), dt.date(2026, 3, 4)
 ESCROW = DebitAccount("HISAAB01", "00600350012345", "HDFC0000060")
@@ -51,19 +52,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
             create_merchant(
                 session, merchant_id=merchant_id, name=merchant_id, bank=bank, actor_id=None
             )
-            session.add(
-                Transaction(
-                    id=f"1:{n}",
-                    merchant_id=merchant_id,
-                    amount_minor=1_000_000,
-                    currency="INR",
-                    method="CARD",
-                    data_source="pg-generic",
-                    status="captured",
-                    reconciliation_status="matched",
-                    business_date=MON,
-                )
-            )
+            session.add(matched_payment(f"1:{n}", merchant_id, 1_000_000, MON, method="CARD"))
     for done in record(factory, TUE):
         with factory.begin() as session:
             approve(session, done.settlement_id or 0, actor_id=finance)

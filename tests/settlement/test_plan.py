@@ -19,8 +19,8 @@ from hisaab.settlement.calendar import BankCalendar
 from hisaab.settlement.merchants import create_merchant, parse_terms
 from hisaab.settlement.plan import last_due_business_day, plan
 from hisaab.storage.engine import make_engine
-from hisaab.storage.kpi_models import Transaction
 from hisaab.storage.migrate import upgrade
+from settlement_rows import matched_payment
 
 THU, FRI, MON = dt.date(2026, 3, 12), dt.date(2026, 3, 13), dt.date(2026, 3, 16)
 
@@ -52,16 +52,8 @@ def engine(database_url: str) -> Iterator[Engine]:
             ("2:1", "M0009999", 20_000, "OTHER", THU, "matched"),
         ):
             session.add(
-                Transaction(
-                    id=pid,
-                    merchant_id=merchant,
-                    amount_minor=amount,
-                    currency="INR",
-                    method=method,
-                    data_source="pg-generic",
-                    status="credited" if recon == "matched" else "captured",
-                    reconciliation_status=recon,
-                    business_date=day,
+                matched_payment(
+                    pid, merchant, amount, day, method=method, reconciliation_status=recon
                 )
             )
     yield engine
@@ -109,19 +101,7 @@ def test_a_weekly_merchant_is_settled_on_its_weekday_only(engine: Engine) -> Non
             terms=parse_terms({"schedule": {"cycle": "weekly", "weekday": 4}}),
             actor_id=None,
         )
-        session.add(
-            Transaction(
-                id="3:1",
-                merchant_id="M0007777",
-                amount_minor=10_000,
-                currency="INR",
-                method="UPI",
-                data_source="pg-generic",
-                status="captured",
-                reconciliation_status="matched",
-                business_date=THU,
-            )
-        )
+        session.add(matched_payment("3:1", "M0007777", 10_000, THU, method="UPI"))
     with Session(engine) as session:
         (monday,) = plan(session, MON, merchant_id="M0007777")
         (friday,) = plan(session, dt.date(2026, 3, 20), merchant_id="M0007777")

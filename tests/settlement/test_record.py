@@ -22,6 +22,7 @@ from hisaab.settlement.record import record
 from hisaab.storage.engine import make_engine
 from hisaab.storage.kpi_models import KpiDaily, LedgerLine, Settlement, Transaction
 from hisaab.storage.migrate import upgrade
+from settlement_rows import matched_payment
 
 THU, FRI, MON, TUE = (dt.date(2026, 3, d) for d in (12, 13, 16, 17))
 
@@ -53,19 +54,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
             ("1:3", "M0001234", 500_000, "CARD", FRI),
             ("2:1", "M0009999", 20_000, "UPI", THU),
         ):
-            session.add(
-                Transaction(
-                    id=pid,
-                    merchant_id=merchant,
-                    amount_minor=amount,
-                    currency="INR",
-                    method=method,
-                    data_source="pg-generic",
-                    status="captured",
-                    reconciliation_status="matched",
-                    business_date=day,
-                )
-            )
+            session.add(matched_payment(pid, merchant, amount, day, method=method))
     yield factory
     engine.dispose()
 
