@@ -95,6 +95,7 @@ class World:
     merchant_ids: list[str] = field(default_factory=list)  # made by the mix
     proposals: list[tuple[str, int]] = field(default_factory=list)  # terms waiting: (id, v)
     dispute_ids: list[str] = field(default_factory=list)  # opened by the mix
+    adjustment_ids: list[str] = field(default_factory=list)  # proposed, not decided yet
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -240,6 +241,34 @@ async def _new_dispute(c: httpx.AsyncClient, w: World, rng: random.Random) -> ht
 
 def _dispute(suffix: str) -> Callable[[World, random.Random], str]:
     return lambda w, r: f"/api/disputes/{r.choice(w.dispute_ids or ['dsp_none'])}{suffix}"
+
+
+async def _new_adjustment(c: httpx.AsyncClient, w: World, rng: random.Random) -> httpx.Response:
+    body = {
+        "id": f"adj_{rng.randrange(10**12):012d}",
+        "merchant_id": MERCHANT,
+        "amount_minor": rng.choice((-1, 1)) * rng.randint(1, 5000),
+        "currency": "INR",
+        "note": "load: courier fee",
+    }
+    answer = await c.post("/api/adjustments", json=body, headers=w.headers("sp-ops"))
+    if answer.status_code == 201:
+        w.adjustment_ids.append(body["id"])
+    return answer
+
+
+def _decide_adjustment(verdict: str) -> Op:
+    """Approve or reject a proposed adjustment as sp-finance (its maker was sp-ops)."""
+
+    async def op(c: httpx.AsyncClient, w: World, rng: random.Random) -> httpx.Response:
+        adjustment_id = w.adjustment_ids.pop() if w.adjustment_ids else "adj_none"
+        return await c.post(
+            f"/api/adjustments/{adjustment_id}/{verdict}",
+            json={"reason": "load: checked"},
+            headers=w.headers("sp-finance"),
+        )
+
+    return op
 
 
 def _a_merchant(w: World, rng: random.Random) -> str:
@@ -416,6 +445,10 @@ MIX: list[tuple[str, int, Op]] = [
             lambda w, r: {"action": "draft", "evidence": "load: receipt"},
         ),
     ),
+    ("POST /api/adjustments", 1, _new_adjustment),
+    ("GET /api/adjustments", 1, get(_fixed("/api/adjustments"), "sp-finance", "merchant-admin")),
+    ("POST /api/adjustments/{adjustment_id}/approve", 1, _decide_adjustment("approve")),
+    ("POST /api/adjustments/{adjustment_id}/reject", 1, _decide_adjustment("reject")),
     ("POST /api/disputes", 1, _new_dispute),
     ("GET /api/disputes", 1, get(_fixed("/api/disputes"), "sp-finance", "merchant-admin")),
     ("GET /api/disputes/{dispute_id}", 1, get(_dispute(""), "sp-finance", "sp-ops")),

@@ -665,6 +665,25 @@ def portal_disputes(probe: Probe, method: str, path: str) -> None:
     assert [d["id"] for d in body] == [probe.own.dispute_id]
 
 
+def list_adjustments(probe: Probe, method: str, path: str) -> None:
+    for params in ({}, {"merchant_id": probe.other.merchant_id}):
+        body = probe.call(method, path, params=params).json()
+        assert {a["merchant_id"] for a in body["adjustments"]} <= {probe.own.merchant_id}
+
+
+def adjustment_write(probe: Probe, method: str, path: str) -> None:
+    body: dict[str, Any] = {"reason": "agreed"}
+    if path == "/api/adjustments":
+        body = {
+            "id": "adj_forged",
+            "merchant_id": probe.own.merchant_id,
+            "amount_minor": 100,
+            "currency": "INR",
+            "note": "a credit to ourselves",
+        }
+    probe.refused(403, "FORBIDDEN", method, path.format(adjustment_id="adj_1"), json=body)
+
+
 # Every route of the application and what a merchant-admin may get from it. A route that is
 # not here fails `test_every_route_has_a_tenant_rule`: decide its rule before shipping it.
 RULES: dict[tuple[str, str], Rule] = {
@@ -716,6 +735,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/disputes/{dispute_id}"): dispute_read,
     ("POST", "/api/disputes/{dispute_id}/respond"): dispute_answer,
     ("POST", "/api/disputes/{dispute_id}/decide"): dispute_ops,
+    ("GET", "/api/adjustments"): list_adjustments,
+    ("POST", "/api/adjustments"): adjustment_write,
+    ("POST", "/api/adjustments/{adjustment_id}/approve"): adjustment_write,
+    ("POST", "/api/adjustments/{adjustment_id}/reject"): adjustment_write,
     ("GET", "/api/refunds"): list_refunds,
     ("POST", "/api/refunds"): create_refund,
     # Settlements: a merchant-admin reads its own merchant's, and approves nothing.
@@ -827,6 +850,7 @@ def test_no_route_shows_or_changes_another_merchants_data(day: Day, direction: s
     ids["merchant_id"], ids["version"] = str(other.merchant_id), 1
     ids["settlement_id"] = other.settlement_id
     ids["dispute_id"] = other.dispute_id
+    ids["adjustment_id"] = "adj_1"
     http_paths = sorted({path for method, path in served if method != "WEBSOCKET"})
     for path in http_paths:
         declared = {method for method, p in served if p == path}

@@ -23,6 +23,7 @@ from hisaab.api.capacity import Capacity, DbGate
 from hisaab.api.context import RequestContext
 from hisaab.api.ratelimit import make_limiter
 from hisaab.api.routes import (
+    adjustments,
     auth,
     disputes,
     exceptions,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(merchants.router)
     app.include_router(settlements.router)
     app.include_router(refunds.router)
+    app.include_router(adjustments.router)
     app.include_router(disputes.router)
     app.include_router(merchant_portal.router)
     app.include_router(overview.router)

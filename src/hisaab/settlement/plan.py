@@ -7,15 +7,13 @@ A cycle's inputs for a merchant:
   in the cycle, so days skipped (holidays, a missed run) merge into the next one;
 - reserves held by earlier settlements whose release date has come and that no release names;
 - the balance the merchant's last settlement before D carried forward, unless a later one
-  took it already.
+  took it already, and payouts the bank returned that no settlement has paid again;
+- its refunds not yet taken, dated on or before D;
+- its disputes' openings and decisions not yet booked;
+- its approved adjustments not yet taken.
 
-- its refunds not yet taken, dated on or before D.
-
-- its disputes' openings and decisions not yet booked.
-
-Each merchant is computed with its active terms (`hisaab.settlement.compute`). Adjustments
-have no store yet and count as none. Nothing here writes; recording
-is `hisaab.settlement.record`.
+Each merchant is computed with its active terms (`hisaab.settlement.compute`). Nothing here
+writes; recording is `hisaab.settlement.record`.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from sqlalchemy.orm import Session
 from hisaab.errors import InputError
 from hisaab.settlement.calendar import BankCalendar
 from hisaab.settlement.compute import (
+    Adjustment,
     Capture,
     CycleInput,
     DisputeEvent,
@@ -41,6 +40,7 @@ from hisaab.settlement.compute import (
 )
 from hisaab.settlement.merchants import MerchantView, get_merchant
 from hisaab.settlement.terms import ScheduleSpec
+from hisaab.storage.kpi_models import Adjustment as AdjustmentRow
 from hisaab.storage.kpi_models import Dispute as DisputeRow
 from hisaab.storage.kpi_models import LedgerLine, Transaction
 from hisaab.storage.kpi_models import Refund as RefundRow
@@ -61,6 +61,7 @@ class MerchantPlan:
     problem: str | None = None  # why the merchant cannot be settled as it stands
     payment_ids: tuple[str, ...] = field(default=(), repr=False)
     refund_ids: tuple[str, ...] = field(default=(), repr=False)
+    adjustment_ids: tuple[str, ...] = field(default=(), repr=False)
     # Disputes whose opening, and whose decision, this cycle books.
     disputes_opened: tuple[str, ...] = field(default=(), repr=False)
     disputes_decided: tuple[str, ...] = field(default=(), repr=False)
@@ -102,11 +103,14 @@ def _due(session: Session, cycle_date: dt.date) -> list[str]:
     with_refunds = select(RefundRow.merchant_id).where(
         RefundRow.settlement_id.is_(None), RefundRow.business_date <= cycle_date
     )
+    with_adjustments = select(AdjustmentRow.merchant_id).where(
+        AdjustmentRow.status == "approved", AdjustmentRow.settlement_id.is_(None)
+    )
     with_disputes = select(DisputeRow.merchant_id).where(
         or_(DisputeRow.opened_settlement_id.is_(None), DisputeRow.decided_settlement_id.is_(None))
     )
     wanted = with_payments.union(
-        with_reserves, with_balance, with_returns, with_refunds, with_disputes
+        with_reserves, with_balance, with_returns, with_refunds, with_disputes, with_adjustments
     ).subquery()
     return list(
         session.scalars(
@@ -149,6 +153,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
     carried, carried_from = _carried(session, merchant.id, cycle_date)
     refunds = _refunds(session, merchant.id, cycle_date)
     events = _dispute_events(session, merchant.id, cycle_date)
+    adjustments = _adjustments(session, merchant.id)
     foreign = [r.refund_id for r in refunds if r.currency != merchant.currency]
     if foreign:
         return MerchantPlan(merchant.id, len(rows), None, f"refunds in another currency: {foreign}")
@@ -160,6 +165,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
         ],
         refunds=refunds,
         disputes=[*(e for e, _k in events)],
+        adjustments=adjustments,
         releases=_releases(session, merchant.id, cycle_date),
         carried_minor=carried,
         carried_from=carried_from,
@@ -176,6 +182,7 @@ def plan_merchant(session: Session, merchant: MerchantView, cycle_date: dt.date)
         computed,
         payment_ids=tuple(r[0] for r in rows),
         refund_ids=tuple(r.refund_id for r in refunds),
+        adjustment_ids=tuple(a.adjustment_id for a in adjustments),
         disputes_opened=tuple(e.dispute_id for e, kind in events if kind == "opened"),
         disputes_decided=tuple(e.dispute_id for e, kind in events if kind == "decided"),
         business_dates=frozenset(r[4] for r in rows),
@@ -249,6 +256,19 @@ def _dispute_events(
             outcome: Literal["won", "lost"] = "won" if d.status in ("won", "cancelled") else "lost"
             events.append((DisputeEvent(d.id, outcome, d.amount_minor, 0, d.currency), "decided"))
     return events
+
+
+def _adjustments(session: Session, merchant_id: str) -> list[Adjustment]:
+    rows = session.scalars(
+        select(AdjustmentRow)
+        .where(
+            AdjustmentRow.merchant_id == merchant_id,
+            AdjustmentRow.status == "approved",
+            AdjustmentRow.settlement_id.is_(None),
+        )
+        .order_by(AdjustmentRow.id)
+    )
+    return [Adjustment(a.id, a.amount_minor, a.note, a.currency) for a in rows]
 
 
 def _refunds(session: Session, merchant_id: str, cycle_date: dt.date) -> list[Refund]:

@@ -28,7 +28,7 @@ from hisaab.overview.refresh import refresh_dates
 from hisaab.settlement.dispute_store import expire_overdue
 from hisaab.settlement.merchants import get_merchant
 from hisaab.settlement.plan import MerchantPlan, plan, plan_merchant
-from hisaab.storage.kpi_models import Dispute, LedgerLine, Refund, Transaction
+from hisaab.storage.kpi_models import Adjustment, Dispute, LedgerLine, Refund, Transaction
 from hisaab.storage.kpi_models import Settlement as SettlementRow
 from hisaab.storage.models import utcnow
 
@@ -130,8 +130,9 @@ def _record_one(
                 ],
             )
             _take_payments(session, planned, row.id)
-            _take_refunds(session, planned, row.id)
+            _take(session, Refund, planned.refund_ids, row.id, planned.merchant_id)
             _take_disputes(session, planned, row.id)
+            _take(session, Adjustment, planned.adjustment_ids, row.id, planned.merchant_id)
             refresh_dates(session, planned.business_dates, exceptions=False)
             audit(
                 session,
@@ -183,18 +184,26 @@ def _take_payments(session: Session, planned: MerchantPlan, settlement_id: int) 
         )
 
 
-def _take_refunds(session: Session, planned: MerchantPlan, settlement_id: int) -> None:
-    if not planned.refund_ids:
+def _take(
+    session: Session,
+    table: type[Refund] | type[Adjustment],
+    ids: tuple[str, ...],
+    settlement_id: int,
+    merchant_id: str,
+) -> None:
+    """Mark these refunds or adjustments as taken by the settlement, or fail the merchant's
+    run when another run took any of them first."""
+    if not ids:
         return
     result = session.execute(
-        update(Refund)
-        .where(Refund.id.in_(planned.refund_ids), Refund.settlement_id.is_(None))
+        update(table)
+        .where(table.id.in_(ids), table.settlement_id.is_(None))
         .values(settlement_id=settlement_id)
         .execution_options(synchronize_session=False)
     )
-    if cast(CursorResult[Any], result).rowcount != len(planned.refund_ids):
+    if cast(CursorResult[Any], result).rowcount != len(ids):
         raise Conflict(
-            f"merchant {planned.merchant_id}'s refunds were taken by another run meanwhile"
+            f"merchant {merchant_id}'s {table.__tablename__} were taken by another run meanwhile"
         )
 
 

@@ -100,7 +100,7 @@ class Settlement(Base):
 
 _ONCE = (
     "kind IN ('payment', 'refund', 'reserve_release', 'carry_forward', 'dispute_debit',"
-    " 'dispute_reversal', 'dispute_fee')"
+    " 'dispute_reversal', 'dispute_fee', 'adjustment')"
 )
 
 
@@ -374,3 +374,35 @@ class Dispute(Base):
     )
     created_by: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ADJUSTMENT_STATUSES = ("proposed", "approved", "rejected")
+
+
+class Adjustment(Base):
+    """A manual credit (positive) or debit (negative) to a merchant's balance.
+
+    Proposed by one user and approved by a different one (maker-checker); an approved one is
+    taken once, by the merchant's next settlement (`settlement_id`).
+    """
+
+    __tablename__ = "adjustments"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", ADJUSTMENT_STATUSES), name="status"),
+        CheckConstraint("amount_minor <> 0", name="amount"),
+        CheckConstraint("(status = 'proposed') = (decided_at IS NULL)", name="decided"),
+        Index(None, "merchant_id", "status", "settlement_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    proposed_by: Mapped[int] = mapped_column(Integer)
+    proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(Integer, default=None)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    decision_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlements.id"), default=None)

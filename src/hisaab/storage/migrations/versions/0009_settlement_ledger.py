@@ -24,7 +24,7 @@ depends_on = None
 
 _ONCE = (
     "kind IN ('payment', 'refund', 'reserve_release', 'carry_forward', 'dispute_debit',"
-    " 'dispute_reversal', 'dispute_fee')"
+    " 'dispute_reversal', 'dispute_fee', 'adjustment')"
 )
 _OLD_STATUSES = "status IN ('pending', 'sent_to_bank', 'credited', 'failed')"
 _NEW_STATUSES = (
