@@ -5,7 +5,7 @@ HISAAB := $(VENV)/bin/hisaab
 DEMO   ?= demo-out
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: install pg-server redis-server demo test lint format bench bench-realtime bench-api clean
+.PHONY: install pg-server redis-server demo test lint format bench bench-realtime bench-api bench-settle clean
 
 install: $(VENV)/.installed
 
@@ -62,6 +62,10 @@ bench-api: install pg-server
 	test -x .venv-bench/bin/python || python3 -m venv .venv-bench
 	.venv-bench/bin/python -m pip install -q .
 	HISAAB_PG_BIN=$(PG_BIN) $(PY) benchmarks/bench_api.py --hisaab .venv-bench/bin/hisaab
+
+# Settling one date over N payments across M merchants on PostgreSQL; updates docs/benchmarks.md.
+bench-settle: install pg-server
+	HISAAB_PG_BIN=$(PG_BIN) $(PY) benchmarks/bench_settle.py
 
 clean:
 	rm -rf $(DEMO) bench-data .venv-bench .pytest_cache .mypy_cache .ruff_cache

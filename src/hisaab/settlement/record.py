@@ -8,8 +8,9 @@ recorded and nothing of its own half-written. Running a date twice never pays tw
   unique index on the ledger), so two runs racing for the same money cannot both commit;
 - the payments move to `in_settlement` only if no other settlement took them meanwhile.
 
-The Overview's pipeline figures of the payments' business dates are rebuilt in the same
-transaction, and every recorded settlement is on the audit chain.
+Every recorded settlement is on the audit chain. The Overview's pipeline figures of the
+payments' business dates are rebuilt once at the end of the run (a run stopped before that
+leaves them to the next run, or to `hisaab.overview.refresh`).
 """
 
 from __future__ import annotations
@@ -66,7 +67,14 @@ def record(
                     )
                 )
             )
-    return [_record_one(sessions, m, cycle_date, actor_id) for m in sorted(due)]
+    done = [_record_one(sessions, m, cycle_date, actor_id) for m in sorted(due)]
+    # The Overview's pipeline figures of the payments' dates, rebuilt once for the whole run
+    # (per merchant, each rebuild of a busy date cost more than settling the merchant).
+    dates = {d for r in done if r.outcome == "recorded" for d in r.plan.business_dates}
+    if dates:
+        with sessions.begin() as session:
+            refresh_dates(session, dates, exceptions=False)
+    return done
 
 
 def _record_one(
@@ -133,7 +141,6 @@ def _record_one(
             _take(session, Refund, planned.refund_ids, row.id, planned.merchant_id)
             _take_disputes(session, planned, row.id)
             _take(session, Adjustment, planned.adjustment_ids, row.id, planned.merchant_id)
-            refresh_dates(session, planned.business_dates, exceptions=False)
             audit(
                 session,
                 actor_id=actor_id,
