@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from hisaab.errors import Conflict, InputError
 from hisaab.overview.refresh import refresh_dates
-from hisaab.recon.repository import _bulk_load
+from hisaab.storage.bulk import bulk_load
 from hisaab.storage.kpi_models import PAYMENT_METHODS, BankTransaction, Transaction
 from hisaab.storage.models import Merchant, ReconciliationException, utcnow
 from hisaab.storage.sql import on_postgres
@@ -162,9 +162,9 @@ def store(session: Session, rows: FeedRows, *, previous: JobDates) -> Fed:
     session.execute(delete(BankTransaction).where(BankTransaction.job_id == job_id))
     created = _create_merchants(session, rows.payments.column("merchant_id"), now)
     constants = {"data_source": rows.pg_template[:32], "job_id": job_id, "created_at": now}
-    n_payments = _bulk_load(session, _table(Transaction), rows.payments, constants)
+    n_payments = bulk_load(session, _table(Transaction), rows.payments, constants)
     constants = {"data_source": rows.bank_template[:32], "job_id": job_id, "created_at": now}
-    n_bank = _bulk_load(session, _table(BankTransaction), rows.bank_lines, constants)
+    n_bank = bulk_load(session, _table(BankTransaction), rows.bank_lines, constants)
     payment_dates = previous.payments | _dates(rows.payments.column("business_date"))
     exception_dates = previous.exceptions | rows.exception_dates
     refresh_dates(session, payment_dates, exceptions=False)

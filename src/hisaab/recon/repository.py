@@ -3,25 +3,23 @@
 Visibility is part of the query: `scope` is the merchant a caller is bound to (None for
 platform users), so a merchant never gets a row it may not see, not even to be refused.
 
-Results are loaded in bulk inside the caller's transaction: on PostgreSQL with COPY through
-the session's own psycopg connection (Arrow writes the CSV in C, PostgreSQL parses it), on
-SQLite with `executemany` in batches. Neither adds ORM objects row by row.
+Results are loaded in bulk inside the caller's transaction (`hisaab.storage.bulk`): never
+ORM objects row by row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
-from sqlalchemy import ColumnElement, Select, Table, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from hisaab.storage.bulk import bulk_load
 from hisaab.storage.models import (
     ExceptionAction,
     Merchant,
@@ -31,10 +29,8 @@ from hisaab.storage.models import (
     ReconJobFile,
     ReconMatch,
 )
-from hisaab.storage.sql import on_postgres
 
 MATCH_KIND = "recon.match"
-LOAD_BATCH_ROWS = 50_000
 
 # The engine's columns that are stored, in the order of the COPY column lists below.
 MATCH_COLUMNS = (
@@ -187,7 +183,7 @@ def delete_results(session: Session, job_id: int) -> None:
 def load_matches(session: Session, job_id: int, matches: pa.Table) -> int:
     """Bulk-load the engine's match rows for `job_id`; returns how many were loaded."""
     table = matches.select(list(MATCH_COLUMNS))
-    return _bulk_load(session, ReconMatch.__table__, table, {"job_id": job_id})  # type: ignore[arg-type]
+    return bulk_load(session, ReconMatch.__table__, table, {"job_id": job_id})  # type: ignore[arg-type]
 
 
 def load_exceptions(
@@ -206,74 +202,7 @@ def load_exceptions(
         "created_at": created_at,
         "sla_due_at": sla_due_at,
     }
-    return _bulk_load(session, ReconciliationException.__table__, table, constants)  # type: ignore[arg-type]
-
-
-def _bulk_load(
-    session: Session, target: Table, table: pa.Table, constants: Mapping[str, Any]
-) -> int:
-    if table.num_rows == 0:
-        return 0
-    if on_postgres(session):
-        _copy_postgresql(session, target, table, constants)
-    else:
-        _executemany_sqlite(session, target, table, constants)
-    return int(table.num_rows)
-
-
-def _copy_postgresql(
-    session: Session, target: Table, table: pa.Table, constants: Mapping[str, Any]
-) -> None:
-    """COPY ... FROM STDIN (FORMAT csv) on the session's connection: same transaction.
-
-    Arrow quotes every string and leaves nulls bare, which is exactly how PostgreSQL's CSV
-    format tells an empty string from NULL. Constants (job id, status, timestamps) become
-    columns of the CSV, so PostgreSQL applies its own types to them.
-    """
-    n = table.num_rows
-    for name, value in constants.items():
-        text = value.isoformat() if isinstance(value, dt.datetime) else value
-        table = table.append_column(name, pa.repeat(pa.scalar(text), n))
-    # The table and column names come from our models, never from data.
-    statement = f"COPY {target.name} ({', '.join(table.column_names)}) FROM STDIN (FORMAT csv)"
-    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    driver = session.connection().connection.driver_connection
-    assert driver is not None  # a live connection of the session's transaction
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for batch in table.to_batches(max_chunksize=LOAD_BATCH_ROWS):
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, options)
-            copy.write(buffer.getbuffer())
-
-
-def _executemany_sqlite(
-    session: Session, target: Table, table: pa.Table, constants: Mapping[str, Any]
-) -> None:
-    """One `executemany` of plain tuples per batch, in the values SQLAlchemy would bind.
-
-    Constants go through their column type's own bind processor (timestamps become
-    SQLAlchemy's SQLite text format); Arrow casts the columns the way SQLite stores them
-    (decimals as REAL, dates as ISO text). About three times the speed of a Core
-    `insert()` with dictionaries, which processes every value of every row in Python.
-    """
-    dialect = session.get_bind().dialect
-    tail = []
-    for name, value in constants.items():
-        process = target.c[name].type.bind_processor(dialect)
-        tail.append(process(value) if process is not None else value)
-    for i, column in enumerate(table.schema):
-        if pa.types.is_decimal(column.type):
-            table = table.set_column(i, column.name, table.column(i).cast(pa.float64()))
-        elif pa.types.is_date(column.type):
-            table = table.set_column(i, column.name, table.column(i).cast(pa.string()))
-    names = [*table.column_names, *constants]
-    statement = (
-        f"INSERT INTO {target.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
-    )
-    connection = session.connection()
-    for batch in table.to_batches(max_chunksize=LOAD_BATCH_ROWS):
-        columns = [column.to_pylist() for column in batch.columns]
-        connection.exec_driver_sql(statement, [(*row, *tail) for row in zip(*columns, strict=True)])
+    return bulk_load(session, ReconciliationException.__table__, table, constants)  # type: ignore[arg-type]
 
 
 def count_results(session: Session, job_id: int) -> tuple[int, int]:

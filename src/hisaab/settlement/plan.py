@@ -84,11 +84,11 @@ def plan(
         return [plan_merchant(session, get_merchant(session, merchant_id), cycle_date)]
     return [
         plan_merchant(session, get_merchant(session, m), cycle_date)
-        for m in _due(session, cycle_date)
+        for m in due_merchants(session, cycle_date)
     ]
 
 
-def _due(session: Session, cycle_date: dt.date) -> list[str]:
+def due_merchants(session: Session, cycle_date: dt.date) -> list[str]:
     """Merchants with unsettled matched payments, releasable reserves or a carried balance."""
     with_payments = select(Transaction.merchant_id).where(
         unsettled(), Transaction.business_date <= cycle_date

@@ -19,16 +19,19 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, insert, select, update
+import pyarrow as pa
+from sqlalchemy import CursorResult, Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hisaab.audit.log import record as audit
 from hisaab.errors import Conflict
 from hisaab.overview.refresh import refresh_dates
+from hisaab.settlement.compute import Settlement
 from hisaab.settlement.dispute_store import expire_overdue
 from hisaab.settlement.merchants import get_merchant
-from hisaab.settlement.plan import MerchantPlan, plan, plan_merchant
+from hisaab.settlement.plan import MerchantPlan, due_merchants, plan_merchant
+from hisaab.storage.bulk import bulk_load
 from hisaab.storage.kpi_models import Adjustment, Dispute, LedgerLine, Refund, Transaction
 from hisaab.storage.kpi_models import Settlement as SettlementRow
 from hisaab.storage.models import utcnow
@@ -58,7 +61,7 @@ def record(
         # Answers not given in time are losses, booked by this run.
         expire_overdue(session, now)
     with sessions() as session:
-        due = {p.merchant_id for p in plan(session, cycle_date, merchant_id=merchant_id)}
+        due = {merchant_id} if merchant_id is not None else set(due_merchants(session, cycle_date))
         if merchant_id is None:  # and those settled already, so that a re-run says so
             due.update(
                 session.scalars(
@@ -117,26 +120,7 @@ def _record_one(
             )
             session.add(row)
             session.flush()
-            now = utcnow()
-            session.execute(
-                insert(LedgerLine),
-                [
-                    {
-                        "merchant_id": merchant_id,
-                        "settlement_id": row.id,
-                        "kind": line.kind,
-                        "amount_minor": line.amount_minor,
-                        "currency": line.currency,
-                        "source_id": line.source_id,
-                        "note": line.note,
-                        "available_on": s.reserve_available_on
-                        if line.kind == "reserve_hold"
-                        else None,
-                        "created_at": now,
-                    }
-                    for line in s.lines
-                ],
-            )
+            _load_lines(session, s, row.id)
             _take_payments(session, planned, row.id)
             _take(session, Refund, planned.refund_ids, row.id, planned.merchant_id)
             _take_disputes(session, planned, row.id)
@@ -231,3 +215,27 @@ def _take_disputes(session: Session, planned: MerchantPlan, settlement_id: int) 
             raise Conflict(
                 f"merchant {planned.merchant_id}'s disputes were booked by another run meanwhile"
             )
+
+
+def _load_lines(session: Session, s: Settlement, settlement_id: int) -> None:
+    """The settlement's ledger lines, loaded in bulk (COPY on PostgreSQL)."""
+    lines = s.lines
+    table = pa.table(
+        {
+            "kind": pa.array([x.kind for x in lines], pa.string()),
+            "amount_minor": pa.array([x.amount_minor for x in lines], pa.int64()),
+            "source_id": pa.array([x.source_id for x in lines], pa.string()),
+            "note": pa.array([x.note for x in lines], pa.string()),
+            "available_on": pa.array(
+                [s.reserve_available_on if x.kind == "reserve_hold" else None for x in lines],
+                pa.date32(),
+            ),
+        }
+    )
+    constants = {
+        "merchant_id": s.merchant_id,
+        "settlement_id": settlement_id,
+        "currency": s.currency,
+        "created_at": utcnow(),
+    }
+    bulk_load(session, cast(Table, LedgerLine.__table__), table, constants)
