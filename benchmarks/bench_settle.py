@@ -125,7 +125,7 @@ def main() -> None:
             END,
         ]
     )
-    write_block(block, START, END, "## Settlement")
+    write_block(block, START, END, "Settlement")
 
 
 if __name__ == "__main__":
