@@ -22,7 +22,7 @@ from hisaab.auth.users import create_user
 from hisaab.errors import InputError
 from hisaab.settlement.merchants import BankAccount, create_merchant
 from hisaab.settlement.payout_files import DebitAccount
-from hisaab.settlement.payouts import book_reverse, reference_of, write_payouts
+from hisaab.settlement.payouts import Booked, book_reverse, reference_of, write_payouts
 from hisaab.settlement.record import record
 from hisaab.settlement.settlements import approve
 from hisaab.storage.engine import make_engine
@@ -104,6 +104,8 @@ def test_approved_settlements_go_out_in_one_file_and_come_back_booked(
 
     booked = book_reverse(sessions, reverse_file(tmp_path, chai_id, dosa_id))
     assert (booked.credited, booked.returned) == ([chai_id], [dosa_id])
+    # The same file read again books nothing twice.
+    assert book_reverse(sessions, reverse_file(tmp_path, chai_id, dosa_id)) == Booked([], [])
     with sessions() as session:
         chai, dosa = settlement_of(session, "M0001234"), settlement_of(session, "M0009999")
         assert (chai.status, chai.utr) == ("credited", "HDFCN52026030399887766")

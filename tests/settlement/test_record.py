@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hisaab.audit.log import verify
 from hisaab.settlement.merchants import create_merchant, parse_terms
+from hisaab.settlement.plan import due_merchants
 from hisaab.settlement.record import record
 from hisaab.storage.engine import make_engine
 from hisaab.storage.kpi_models import KpiDaily, LedgerLine, Settlement, Transaction
@@ -139,6 +140,9 @@ def test_the_next_date_pays_the_rest_and_releases_the_reserve(
     assert tuesday.plan.settlement.net_minor == 25_000
     (wednesday,) = record(sessions, dt.date(2026, 3, 18), merchant_id="M0001234")
     assert wednesday.outcome == "nothing_due"
+    # Released reserves are not due again: a run for every merchant leaves Chai Point out.
+    with sessions() as session:
+        assert "M0001234" not in due_merchants(session, dt.date(2026, 3, 18))
 
 
 def test_a_balance_below_the_minimum_payout_is_carried_once(

@@ -9,7 +9,8 @@ Merchants without a bank account are named and left approved.
 
 `book_reverse`: the bank's reverse file, all of it or nothing. An executed payout credits its
 settlement (with the UTR) and its payments; a rejected one returns the settlement, books a
-`payout_return` line and carries the amount into the merchant's next settlement.
+`payout_return` line and carries the amount into the merchant's next settlement. A line
+already booked the same way (the same file read twice) changes nothing.
 """
 
 from __future__ import annotations
@@ -165,6 +166,12 @@ def book_reverse(
                     line=st.line,
                     column="customer_ref",
                 )
+            already = (settlement.status, st.status) in (
+                ("credited", "executed"),
+                ("returned", "rejected"),
+            )
+            if already and st.amount_minor == settlement.amount_minor:
+                continue  # the same file (or line) booked before: nothing to do again
             if settlement.status != "sent_to_bank":
                 raise FormatError(
                     f"payout {st.reference!r} is {settlement.status}, not sent to the bank",

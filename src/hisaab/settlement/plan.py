@@ -21,10 +21,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, String, and_, cast, exists, literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from hisaab.errors import InputError
 from hisaab.settlement.calendar import BankCalendar
@@ -89,17 +89,34 @@ def plan(
 
 
 def due_merchants(session: Session, cycle_date: dt.date) -> list[str]:
-    """Merchants with unsettled matched payments, releasable reserves or a carried balance."""
+    """Merchants with something due on `cycle_date`: unsettled matched payments, reserves to
+    release, a balance to carry, a returned payout to pay again, refunds, approved
+    adjustments, or dispute openings and decisions not booked yet."""
+    taken = aliased(LedgerLine)
+
+    def not_taken(kind: str, source: Any) -> ColumnElement[bool]:
+        return ~exists().where(taken.kind == kind, taken.source_id == source)
+
+    def source(prefix: str, column: Any) -> ColumnElement[str]:
+        return literal(prefix) + cast(column, String)
+
     with_payments = select(Transaction.merchant_id).where(
         unsettled(), Transaction.business_date <= cycle_date
     )
     with_reserves = select(LedgerLine.merchant_id).where(
-        LedgerLine.kind == "reserve_hold", LedgerLine.available_on <= cycle_date
+        LedgerLine.kind == "reserve_hold",
+        LedgerLine.available_on <= cycle_date,
+        not_taken("reserve_release", source("ledger:", LedgerLine.id)),
     )
     with_balance = select(SettlementRow.merchant_id).where(
-        SettlementRow.carry_forward_minor != 0, SettlementRow.settlement_date < cycle_date
+        SettlementRow.carry_forward_minor != 0,
+        SettlementRow.settlement_date < cycle_date,
+        not_taken("carry_forward", source("settlement:", SettlementRow.id)),
     )
-    with_returns = select(LedgerLine.merchant_id).where(LedgerLine.kind == "payout_return")
+    with_returns = select(LedgerLine.merchant_id).where(
+        LedgerLine.kind == "payout_return",
+        not_taken("carry_forward", LedgerLine.source_id),
+    )
     with_refunds = select(RefundRow.merchant_id).where(
         RefundRow.settlement_id.is_(None), RefundRow.business_date <= cycle_date
     )
@@ -107,7 +124,10 @@ def due_merchants(session: Session, cycle_date: dt.date) -> list[str]:
         AdjustmentRow.status == "approved", AdjustmentRow.settlement_id.is_(None)
     )
     with_disputes = select(DisputeRow.merchant_id).where(
-        or_(DisputeRow.opened_settlement_id.is_(None), DisputeRow.decided_settlement_id.is_(None))
+        or_(
+            DisputeRow.opened_settlement_id.is_(None),
+            and_(DisputeRow.decided_at.is_not(None), DisputeRow.decided_settlement_id.is_(None)),
+        )
     )
     wanted = with_payments.union(
         with_reserves, with_balance, with_returns, with_refunds, with_disputes, with_adjustments
