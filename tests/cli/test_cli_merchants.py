@@ -157,3 +157,31 @@ def test_payouts_write_and_reverse_from_the_command_line(
     rev.write_text("STL00000042,Chai,50100012345678,HDFC0001234,10,9764.00,03/03/2026,U1,E,\n")
     assert run("payouts", "reverse", str(rev)) == 2
     assert "payout 'STL00000042' is not one Hisaab sent" in capsys.readouterr().err
+
+
+def test_settling_many_merchants_prints_a_summary_and_the_problems(
+    migrated: None, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from hisaab.settlement.merchants import create_merchant
+    from hisaab.storage.engine import make_engine
+    from settlement_rows import matched_payment
+
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        for n in range(52):
+            create_merchant(session, merchant_id=f"M{n:07d}", name=f"Shop {n}", actor_id=None)
+            method = "OTHER" if n == 7 else "UPI"  # one whose method the gateway did not say
+            session.add(
+                matched_payment(f"9:{n}", f"M{n:07d}", 10_000, dt.date(2026, 3, 2), method=method)
+            )
+    engine.dispose()
+    assert run("settle", "--date", "2026-03-03", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "52 merchants (1 not settled, 51 would record); 51 payments;" in out
+    assert "payouts 5,100.00 INR" in out
+    assert "M0000007" in out and "without a known method" in out
+    assert "M0000008" not in out  # settled ones are in the summary, not listed

@@ -54,7 +54,39 @@ def settle_command(
     finally:
         engine.dispose()
     title = f"Settlement on {cycle_date}" + (" (dry run: nothing written)" if dry_run else "")
+    if len(rows) > DETAIL_ROWS:
+        rows = _summarise(rows, cycle_date)
     _print(title, rows, {} if dry_run else notes)
+
+
+# Above this many merchants the table shows only those not settled as they stand (and a
+# summary line); `--merchant` shows one merchant whole.
+DETAIL_ROWS = 50
+
+
+def _summarise(
+    rows: Sequence[tuple[MerchantPlan, str]], cycle_date: dt.date
+) -> list[tuple[MerchantPlan, str]]:
+    from collections import Counter
+
+    from hisaab.money import Money
+
+    outcomes = Counter(outcome for _p, outcome in rows)
+    payouts: dict[str, int] = {}
+    payments = 0
+    for p, _o in rows:
+        if p.settlement is not None:
+            cur = p.settlement.currency
+            payouts[cur] = payouts.get(cur, 0) + p.settlement.payout_minor
+            payments += p.payments
+    paid = ", ".join(str(Money(minor, cur)) for cur, minor in sorted(payouts.items())) or "none"
+    typer.echo(
+        f"{cycle_date}: {len(rows):,} merchants ("
+        + ", ".join(f"{n:,} {o}" for o, n in sorted(outcomes.items()))
+        + f"); {payments:,} payments; payouts {paid}. Shown below: merchants not settled;"
+        " --merchant M shows one merchant whole."
+    )
+    return [(p, o) for p, o in rows if p.settlement is None][:DETAIL_ROWS]
 
 
 def _print(title: str, rows: Sequence[tuple[MerchantPlan, str]], notes: dict[str, str]) -> None:
