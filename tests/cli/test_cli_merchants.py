@@ -185,3 +185,56 @@ def test_settling_many_merchants_prints_a_summary_and_the_problems(
     assert "payouts 5,100.00 INR" in out
     assert "M0000007" in out and "without a known method" in out
     assert "M0000008" not in out  # settled ones are in the summary, not listed
+
+
+REFUNDS = (
+    "refund_id,merchant_id,payment_ref,amount,currency,date,reason\n"
+    'rfn_1,M0001234,pay_1,"1,200.00",INR,2026-03-02,order cancelled\n'
+    "rfn_2,M0001234,,499.00,INR,02/03/2026,damaged in transit\n"
+)
+DISPUTES = (
+    "dispute_id,merchant_id,network,reason_code,stage,amount,currency,received_at,fee\n"
+    "D1,M0001234,visa,13.1,chargeback,3000.00,INR,2026-12-07T10:00:00+05:30,500.00\n"
+    "D2,M0001234,upi,U008,chargeback,149.00,INR,2026-12-07,\n"
+)
+
+
+def test_refunds_and_disputes_load_from_files(
+    migrated: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(*CHAI) == 0
+    refunds, disputes = tmp_path / "refunds.csv", tmp_path / "disputes.csv"
+    refunds.write_text(REFUNDS)
+    disputes.write_text(DISPUTES)
+    assert run("refunds", "load", str(refunds)) == 0
+    assert run("disputes", "load", str(disputes)) == 0
+    out = capsys.readouterr().out
+    assert "2 refunds loaded" in out and "2 disputes opened" in out
+    # Loading the same refund file again is refused whole, naming the row.
+    assert run("refunds", "load", str(refunds)) == 2
+    assert "line 2: refund rfn_1 exists already" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (REFUNDS.replace('"1,200.00"', "twelve"), "line 2, column 'amount'"),
+        (
+            REFUNDS.replace("02/03/2026", "March 2"),
+            "line 3, column 'date': 'March 2' is not a date",
+        ),
+        (REFUNDS.replace("M0001234,,499", "M404,,499"), "line 3: no merchant M404"),
+        (REFUNDS.replace("reason", "why"), "missing columns: reason"),
+    ],
+)
+def test_a_bad_refund_file_is_refused_whole(
+    migrated: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    assert run(*CHAI) == 0
+    path = tmp_path / "refunds.csv"
+    path.write_text(text)
+    assert run("refunds", "load", str(path)) == 2
+    assert message in capsys.readouterr().err
+    good = tmp_path / "good.csv"
+    good.write_text(REFUNDS)
+    assert run("refunds", "load", str(good)) == 0  # nothing of the bad file was kept

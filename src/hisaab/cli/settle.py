@@ -208,3 +208,39 @@ def payouts_reverse_command(
         f"{len(booked.credited)} payouts credited, {len(booked.returned)} returned"
         " (their amounts are paid again with the merchant's next settlement)"
     )
+
+
+refunds_app = typer.Typer(help="Refunds merchants owe back.", no_args_is_help=True)
+disputes_app = typer.Typer(help="Disputes and chargebacks.", no_args_is_help=True)
+
+
+def _load(kind: str, file: Path) -> int:
+    from sqlalchemy.orm import Session
+
+    from hisaab.config import get_settings
+    from hisaab.settlement.intake import load_disputes, load_refunds
+    from hisaab.storage.engine import make_engine
+
+    loader = load_refunds if kind == "refunds" else load_disputes
+    engine = make_engine(get_settings().database_url)
+    try:
+        with Session(engine) as session, session.begin():  # the whole file, or nothing
+            return loader(session, file, actor_id=None)
+    finally:
+        engine.dispose()
+
+
+@refunds_app.command("load")
+def refunds_load_command(
+    file: Annotated[Path, typer.Argument(help="CSV: refund_id, merchant_id, amount, ...")],
+) -> None:
+    """Load a refund report (CSV): every row, or none when one cannot be taken."""
+    typer.echo(f"{_load('refunds', file):,} refunds loaded from {file}")
+
+
+@disputes_app.command("load")
+def disputes_load_command(
+    file: Annotated[Path, typer.Argument(help="CSV: dispute_id, merchant_id, network, ...")],
+) -> None:
+    """Load an acquirer's dispute file (CSV): every row, or none when one cannot be taken."""
+    typer.echo(f"{_load('disputes', file):,} disputes opened from {file}")
