@@ -198,13 +198,3 @@ def test_0009_puts_matched_payments_back_to_captured_with_their_overview_figures
     finally:
         engine.dispose()
 
-
-def test_a_savepoint_first_in_a_transaction_commits_nothing_alone(engine: Engine) -> None:
-    """On SQLite a savepoint opened before a transaction's first write used to become a
-    transaction of its own, and releasing it committed that write alone."""
-    with pytest.raises(RuntimeError), Session(engine) as session, session.begin():
-        with session.begin_nested():
-            session.add(Merchant(id="M_SAVEPOINT", name="first write, in a savepoint"))
-        raise RuntimeError("the rest of the transaction fails")
-    with Session(engine) as session:
-        assert session.get(Merchant, "M_SAVEPOINT") is None

@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hisaab.audit.log import record
 from hisaab.errors import Conflict, Forbidden, InputError, NotFound
 from hisaab.storage.kpi_models import Adjustment
 from hisaab.storage.models import Merchant, utcnow
+from hisaab.storage.unique import add_unique
 
 ADJUSTMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")
 MAX_ADJUSTMENT_MINOR = 10**12
@@ -97,11 +97,7 @@ def propose(
         status="proposed",
         proposed_by=actor_id,
     )
-    try:
-        with session.begin_nested():
-            session.add(adjustment)
-    except IntegrityError:
-        raise Conflict(f"adjustment {adjustment_id} exists already") from None
+    add_unique(session, adjustment, f"adjustment {adjustment_id} exists already")
     _audit(session, adjustment, "adjustment.propose", actor_id)
     return AdjustmentView.of(adjustment)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hisaab.audit.log import record
@@ -24,6 +23,7 @@ from hisaab.settlement import disputes as rules
 from hisaab.settlement.plan import CALENDARS
 from hisaab.storage.kpi_models import Dispute, Refund, Transaction
 from hisaab.storage.models import Merchant, utcnow
+from hisaab.storage.unique import add_unique
 
 DISPUTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")
 MAX_EVIDENCE = 20_000
@@ -118,11 +118,7 @@ def open_dispute(
         respond_by=due,
         created_by=actor_id,
     )
-    try:
-        with session.begin_nested():
-            session.add(dispute)
-    except IntegrityError:
-        raise Conflict(f"dispute {dispute_id} exists already") from None
+    add_unique(session, dispute, f"dispute {dispute_id} exists already")
     _audit(session, dispute, "dispute.open", actor_id, {"category": category})
     return DisputeView.of(dispute)
 

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hisaab.audit.log import record
@@ -28,6 +27,7 @@ from hisaab.settlement.compute import Terms
 from hisaab.settlement.terms import TermsSpec
 from hisaab.storage.models import Merchant, utcnow
 from hisaab.storage.settlement_models import MerchantTerms
+from hisaab.storage.unique import add_unique
 
 MERCHANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 # Indian Financial System Code: four letters (the bank), a zero, six letters or digits (branch).
@@ -137,7 +137,7 @@ def create_merchant(
         merchant.bank_account_name = bank.name
         merchant.bank_account_number = bank.number
         merchant.bank_ifsc = bank.ifsc
-    _insert(session, merchant, f"merchant {merchant_id} already exists")
+    add_unique(session, merchant, f"merchant {merchant_id} already exists")
     spec = terms or TermsSpec()
     now = utcnow()
     session.add(
@@ -245,7 +245,7 @@ def propose_terms(
         note=note,
         proposed_by=actor_id,
     )
-    _insert(session, row, f"another change of merchant {merchant_id}'s terms came first")
+    add_unique(session, row, f"another change of merchant {merchant_id}'s terms came first")
     record(
         session,
         actor_id=actor_id,
@@ -325,15 +325,6 @@ def parse_terms(document: Any) -> TermsSpec:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "terms"
         raise InputError(f"{where}: {first['msg']}", column=where) from None
-
-
-def _insert(session: Session, row: object, conflict: str) -> None:
-    """Add a row; a unique key taken by a concurrent transaction is a Conflict, not a 500."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise Conflict(conflict) from None
 
 
 def _check_timezone(name: str) -> None:

@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hisaab.audit.log import record
 from hisaab.errors import Conflict, InputError, NotFound
 from hisaab.storage.kpi_models import Refund, Transaction
 from hisaab.storage.models import Merchant
+from hisaab.storage.unique import add_unique
 
 REFUND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")
 
@@ -98,11 +98,7 @@ def create_refund(
         reason=reason,
         created_by=actor_id,
     )
-    try:
-        with session.begin_nested():
-            session.add(refund)
-    except IntegrityError:
-        raise Conflict(f"refund {refund_id} exists already") from None
+    add_unique(session, refund, f"refund {refund_id} exists already")
     record(
         session,
         actor_id=actor_id,

@@ -49,7 +49,6 @@ def make_engine(
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(full, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         _queue_writers(engine)
         return engine
     engine = create_engine(full, **kwargs)
@@ -155,18 +154,9 @@ def _queue_writers(engine: Engine) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Python's sqlite3 begins a transaction only before INSERT/UPDATE/DELETE: a SAVEPOINT
-    # before a transaction's first write started one of its own, and releasing it committed
-    # that write alone, whatever became of the rest. SQLAlchemy emits BEGIN itself instead
-    # (`_sqlite_begin`), so a transaction is one from its first statement, savepoints inside.
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
