@@ -197,4 +197,3 @@ def test_0009_puts_matched_payments_back_to_captured_with_their_overview_figures
             ]
     finally:
         engine.dispose()
-
