@@ -157,3 +157,26 @@ def require(permission: str) -> Callable[[Claims], Awaitable[Claims]]:
 
     check.__name__ = f"require_{permission.replace(':', '_')}"
     return check
+
+
+def platform_or_own(
+    platform: frozenset[str], own: str, *, named: str
+) -> Callable[[Claims], Awaitable[Claims]]:
+    """A dependency for routes platform staff use across merchants and a merchant-admin uses
+    for its own merchant: callers holding any of `platform`, or bound to a merchant and
+    holding `own`; else 403 naming the permission `named`."""
+
+    async def check(claims: CurrentUser) -> Claims:
+        if claims.permissions & platform:
+            return claims
+        if claims.merchant_id is not None and own in claims.permissions:
+            return claims
+        raise Forbidden(f"the {claims.role} role lacks the permission {named}")
+
+    check.__name__ = f"platform_or_{own.replace(':', '_')}"
+    return check
+
+
+def merchant_scope(claims: Claims, platform: frozenset[str]) -> str | None:
+    """The merchant a caller's reads are limited to: none for platform staff (`platform`)."""
+    return None if claims.permissions & platform else claims.merchant_id

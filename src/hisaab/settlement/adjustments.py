@@ -9,7 +9,6 @@ approves it; the merchant's next settlement then takes it, once.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from hisaab.audit.log import record
 from hisaab.errors import Conflict, Forbidden, InputError, NotFound
+from hisaab.settlement.merchants import RECORD_ID, merchant_settling_in
 from hisaab.storage.kpi_models import Adjustment
-from hisaab.storage.models import Merchant, utcnow
+from hisaab.storage.models import utcnow
 from hisaab.storage.unique import add_unique
 
-ADJUSTMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")
 MAX_ADJUSTMENT_MINOR = 10**12
 
 
@@ -68,7 +67,7 @@ def propose(
     note: str,
     actor_id: int,
 ) -> AdjustmentView:
-    if not ADJUSTMENT_ID.match(adjustment_id):
+    if not RECORD_ID.match(adjustment_id):
         raise InputError(f"{adjustment_id!r} is not an adjustment id", column="id")
     if amount_minor == 0 or abs(amount_minor) > MAX_ADJUSTMENT_MINOR:
         raise InputError(
@@ -79,15 +78,7 @@ def propose(
     note = note.strip()
     if not note:
         raise InputError("an adjustment needs a note saying why", column="note")
-    merchant = session.get(Merchant, merchant_id)
-    if merchant is None:
-        raise NotFound(f"no merchant {merchant_id}")
-    if currency != merchant.currency:
-        raise InputError(
-            f"an adjustment in {currency} for merchant {merchant_id}, which settles in"
-            f" {merchant.currency}",
-            column="currency",
-        )
+    merchant_settling_in(session, merchant_id, currency, what="an adjustment")
     adjustment = Adjustment(
         id=adjustment_id,
         merchant_id=merchant_id,

@@ -10,7 +10,6 @@ every settlement run calls it first, so a loss is booked in the cycle that follo
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,12 +19,12 @@ from sqlalchemy.orm import Session
 from hisaab.audit.log import record
 from hisaab.errors import Conflict, InputError, NotFound
 from hisaab.settlement import disputes as rules
+from hisaab.settlement.merchants import RECORD_ID, merchant_settling_in
 from hisaab.settlement.plan import CALENDARS
 from hisaab.storage.kpi_models import Dispute, Refund, Transaction
-from hisaab.storage.models import Merchant, utcnow
+from hisaab.storage.models import utcnow
 from hisaab.storage.unique import add_unique
 
-DISPUTE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")
 MAX_EVIDENCE = 20_000
 
 
@@ -87,19 +86,11 @@ def open_dispute(
     fee_minor: int = 0,
     actor_id: int | None,
 ) -> DisputeView:
-    if not DISPUTE_ID.match(dispute_id):
+    if not RECORD_ID.match(dispute_id):
         raise InputError(f"{dispute_id!r} is not a dispute id", column="id")
     if amount_minor <= 0 or fee_minor < 0:
         raise InputError("amounts", column="amount_minor", expected="an amount > 0, a fee >= 0")
-    merchant = session.get(Merchant, merchant_id)
-    if merchant is None:
-        raise NotFound(f"no merchant {merchant_id}")
-    if currency != merchant.currency:
-        raise InputError(
-            f"a dispute in {currency} for merchant {merchant_id}, which settles in"
-            f" {merchant.currency}",
-            column="currency",
-        )
+    merchant = merchant_settling_in(session, merchant_id, currency, what="a dispute")
     category = rules.category_of(network, reason_code)
     due = rules.respond_by(stage, received_at, calendar=CALENDARS["IN"], timezone=merchant.timezone)
     dispute = Dispute(

@@ -30,6 +30,8 @@ from hisaab.storage.settlement_models import MerchantTerms
 from hisaab.storage.unique import add_unique
 
 MERCHANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+# Ids of refunds, disputes and adjustments: the gateway's, network's or staff's own.
+RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")
 # Indian Financial System Code: four letters (the bank), a zero, six letters or digits (branch).
 IFSC = re.compile(r"^[A-Z]{4}0[A-Z0-9]{6}$")
 ACCOUNT_NUMBER = re.compile(r"^[A-Za-z0-9]{6,34}$")
@@ -169,6 +171,24 @@ def create_merchant(
     )
     session.flush()
     return get_merchant(session, merchant_id)
+
+
+def merchant_settling_in(
+    session: Session, merchant_id: str, currency: str, *, what: str
+) -> Merchant:
+    """The merchant a refund, dispute or adjustment (`what`) belongs to; it must be in the
+    merchant's settlement currency."""
+    merchant = session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound(f"no merchant {merchant_id}")
+    if currency != merchant.currency:
+        raise InputError(
+            f"{what} in {currency} for merchant {merchant_id}, which settles in"
+            f" {merchant.currency}",
+            column="currency",
+            expected=merchant.currency,
+        )
+    return merchant
 
 
 def get_merchant(session: Session, merchant_id: str) -> MerchantView:

@@ -9,19 +9,16 @@ settlement: the first of its merchant on or after its business date.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hisaab.audit.log import record
-from hisaab.errors import Conflict, InputError, NotFound
+from hisaab.errors import Conflict, InputError
+from hisaab.settlement.merchants import RECORD_ID, merchant_settling_in
 from hisaab.storage.kpi_models import Refund, Transaction
-from hisaab.storage.models import Merchant
 from hisaab.storage.unique import add_unique
-
-REFUND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ def create_refund(
     payment_ref: str | None = None,
     actor_id: int | None,
 ) -> RefundView:
-    if not REFUND_ID.match(refund_id):
+    if not RECORD_ID.match(refund_id):
         raise InputError(
             f"{refund_id!r} is not a refund id",
             column="id",
@@ -76,16 +73,7 @@ def create_refund(
     reason = reason.strip()
     if not reason:
         raise InputError("a refund needs a reason", column="reason")
-    merchant = session.get(Merchant, merchant_id)
-    if merchant is None:
-        raise NotFound(f"no merchant {merchant_id}")
-    if currency != merchant.currency:
-        raise InputError(
-            f"a refund in {currency} for merchant {merchant_id}, which settles in"
-            f" {merchant.currency}",
-            column="currency",
-            expected=merchant.currency,
-        )
+    merchant_settling_in(session, merchant_id, currency, what="a refund")
     if payment_ref is not None:
         _check_not_more_than_the_payment(session, merchant_id, payment_ref, amount_minor)
     refund = Refund(

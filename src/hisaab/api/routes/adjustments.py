@@ -7,17 +7,15 @@ merchant-admin its own merchant's), POST /api/adjustments/{id}/approve and .../r
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from hisaab.api.deps import CurrentUser, Router, SessionDep, require
+from hisaab.api.deps import Router, SessionDep, merchant_scope, platform_or_own, require
 from hisaab.auth.roles import MERCHANT_SETTLEMENTS, MERCHANTS_WRITE, SETTLEMENTS_READ, TERMS_APPROVE
 from hisaab.auth.tokens import Claims
-from hisaab.errors import Forbidden
 from hisaab.settlement import adjustments as service
 from hisaab.settlement.adjustments import MAX_ADJUSTMENT_MINOR, AdjustmentView
 
@@ -29,12 +27,7 @@ Maker = Annotated[Claims, Depends(require(MERCHANTS_WRITE))]
 Checker = Annotated[Claims, Depends(require(TERMS_APPROVE))]
 
 
-def reader(claims: CurrentUser) -> Claims:
-    if claims.permissions & PLATFORM_READ:
-        return claims
-    if claims.merchant_id is not None and MERCHANT_SETTLEMENTS in claims.permissions:
-        return claims
-    raise Forbidden(f"the {claims.role} role lacks the permission {SETTLEMENTS_READ}")
+reader = platform_or_own(PLATFORM_READ, MERCHANT_SETTLEMENTS, named=SETTLEMENTS_READ)
 
 
 Reader = Annotated[Claims, Depends(reader)]
@@ -100,7 +93,7 @@ def list_adjustments(
     after: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AdjustmentPage:
-    scope = None if claims.permissions & PLATFORM_READ else claims.merchant_id
+    scope = merchant_scope(claims, PLATFORM_READ)
     if scope is not None and merchant_id not in (None, scope):
         return AdjustmentPage(adjustments=[], next_after=None)
     found = service.list_adjustments(
@@ -137,4 +130,4 @@ def reject(
 
 
 def _out(a: AdjustmentView) -> AdjustmentOut:
-    return AdjustmentOut(**dataclasses.asdict(a))
+    return AdjustmentOut.model_validate(a, from_attributes=True)

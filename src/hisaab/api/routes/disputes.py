@@ -14,10 +14,9 @@ from typing import Annotated, Literal
 from fastapi import Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hisaab.api.deps import CurrentUser, Router, SessionDep, require
+from hisaab.api.deps import Router, SessionDep, merchant_scope, platform_or_own, require
 from hisaab.auth.roles import DISPUTES_READ, MERCHANT_DISPUTES, RECONCILIATION_WRITE
 from hisaab.auth.tokens import Claims
-from hisaab.errors import Forbidden
 from hisaab.settlement import dispute_store as service
 from hisaab.settlement.dispute_store import MAX_EVIDENCE, DisputeView
 
@@ -28,21 +27,13 @@ DisputeId = Annotated[str, Path(min_length=1, max_length=64)]
 Ops = Annotated[Claims, Depends(require(RECONCILIATION_WRITE))]
 
 
-def reader(claims: CurrentUser) -> Claims:
-    if claims.permissions & PLATFORM_READ:
-        return claims
-    if claims.merchant_id is not None and MERCHANT_DISPUTES in claims.permissions:
-        return claims
-    raise Forbidden(f"the {claims.role} role lacks the permission {DISPUTES_READ}")
+reader = platform_or_own(PLATFORM_READ, MERCHANT_DISPUTES, named=DISPUTES_READ)
 
 
-def answerer(claims: CurrentUser) -> Claims:
-    """The merchant's own admin, or platform ops answering for it."""
-    if RECONCILIATION_WRITE in claims.permissions:
-        return claims
-    if claims.merchant_id is not None and MERCHANT_DISPUTES in claims.permissions:
-        return claims
-    raise Forbidden(f"the {claims.role} role lacks the permission {MERCHANT_DISPUTES}")
+# The merchant's own admin, or platform ops answering for it.
+answerer = platform_or_own(
+    frozenset({RECONCILIATION_WRITE}), MERCHANT_DISPUTES, named=MERCHANT_DISPUTES
+)
 
 
 Reader = Annotated[Claims, Depends(reader)]
@@ -102,10 +93,6 @@ class DisputePage(BaseModel):
     next_after: str | None
 
 
-def _scope(claims: Claims) -> str | None:
-    return None if claims.permissions & PLATFORM_READ else claims.merchant_id
-
-
 @router.post("", response_model=DisputeOut, status_code=201)
 def open_dispute(body: OpenRequest, session: SessionDep, claims: Ops) -> DisputeOut:
     return dispute_out(
@@ -135,7 +122,7 @@ def list_disputes(
     after: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DisputePage:
-    scope = _scope(claims)
+    scope = merchant_scope(claims, PLATFORM_READ)
     if scope is not None and merchant_id not in (None, scope):
         return DisputePage(disputes=[], next_after=None)
     found = service.list_disputes(
@@ -149,14 +136,16 @@ def list_disputes(
 
 @router.get("/{dispute_id}", response_model=DisputeOut)
 def get_dispute(dispute_id: DisputeId, session: SessionDep, claims: Reader) -> DisputeOut:
-    return dispute_out(service.get_dispute(session, dispute_id, merchant_id=_scope(claims)))
+    return dispute_out(
+        service.get_dispute(session, dispute_id, merchant_id=merchant_scope(claims, PLATFORM_READ))
+    )
 
 
 @router.post("/{dispute_id}/respond", response_model=DisputeOut)
 def respond(
     dispute_id: DisputeId, body: RespondRequest, session: SessionDep, claims: Answerer
 ) -> DisputeOut:
-    scope = None if RECONCILIATION_WRITE in claims.permissions else claims.merchant_id
+    scope = merchant_scope(claims, frozenset({RECONCILIATION_WRITE}))
     return dispute_out(
         service.respond(
             session,
@@ -177,4 +166,4 @@ def decide(
 
 
 def dispute_out(d: DisputeView) -> DisputeOut:
-    return DisputeOut(**d.__dict__)
+    return DisputeOut.model_validate(d, from_attributes=True)

@@ -73,10 +73,7 @@ class ScheduleRequest(BaseModel):
 @router.get("/dashboard", response_model=DashboardOut)
 def dashboard(session: SessionDep, claims: Dashboarder) -> DashboardOut:
     d = portal.dashboard(session, str(claims.merchant_id), dt.datetime.now(dt.UTC).date())
-    return DashboardOut(
-        **{k: v for k, v in d.__dict__.items() if k != "open_disputes"},
-        open_disputes=[dispute_out(x) for x in d.open_disputes],
-    )
+    return DashboardOut.model_validate(d, from_attributes=True)
 
 
 @router.get("/settlements", response_model=SettlementPage)

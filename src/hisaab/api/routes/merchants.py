@@ -14,10 +14,10 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from hisaab.api.deps import CurrentUser, Router, SessionDep, require
+from hisaab.api.deps import Router, SessionDep, platform_or_own, require
 from hisaab.auth.roles import MERCHANT_DASHBOARD, MERCHANTS_WRITE, OVERVIEW_READ, TERMS_APPROVE
 from hisaab.auth.tokens import Claims
-from hisaab.errors import Forbidden, NotFound
+from hisaab.errors import NotFound
 from hisaab.settlement import merchants as service
 from hisaab.settlement.merchants import MAX_NOTE, BankAccount, MerchantView, TermsVersion
 from hisaab.settlement.terms import TermsSpec
@@ -32,12 +32,7 @@ Approver = Annotated[Claims, Depends(require(TERMS_APPROVE))]
 Note = Annotated[str, Field(min_length=1, max_length=MAX_NOTE)]
 
 
-def reader(claims: CurrentUser) -> Claims:
-    if claims.permissions & PLATFORM_READ:
-        return claims
-    if claims.merchant_id is not None and MERCHANT_DASHBOARD in claims.permissions:
-        return claims
-    raise Forbidden(f"the {claims.role} role lacks the permission {OVERVIEW_READ}")
+reader = platform_or_own(PLATFORM_READ, MERCHANT_DASHBOARD, named=OVERVIEW_READ)
 
 
 Reader = Annotated[Claims, Depends(reader)]

@@ -12,10 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from hisaab.api.deps import CurrentUser, Router, SessionDep, require
+from hisaab.api.deps import Router, SessionDep, merchant_scope, platform_or_own, require
 from hisaab.auth.roles import MERCHANT_SETTLEMENTS, RECONCILIATION_WRITE, SETTLEMENTS_READ
 from hisaab.auth.tokens import Claims
-from hisaab.errors import Forbidden
 from hisaab.settlement import refunds as service
 from hisaab.settlement.refunds import RefundView
 
@@ -25,12 +24,7 @@ PLATFORM_READ = frozenset({SETTLEMENTS_READ, RECONCILIATION_WRITE})
 Writer = Annotated[Claims, Depends(require(RECONCILIATION_WRITE))]
 
 
-def reader(claims: CurrentUser) -> Claims:
-    if claims.permissions & PLATFORM_READ:
-        return claims
-    if claims.merchant_id is not None and MERCHANT_SETTLEMENTS in claims.permissions:
-        return claims
-    raise Forbidden(f"the {claims.role} role lacks the permission {SETTLEMENTS_READ}")
+reader = platform_or_own(PLATFORM_READ, MERCHANT_SETTLEMENTS, named=SETTLEMENTS_READ)
 
 
 Reader = Annotated[Claims, Depends(reader)]
@@ -91,7 +85,7 @@ def list_refunds(
     after: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RefundPage:
-    scope = None if claims.permissions & PLATFORM_READ else claims.merchant_id
+    scope = merchant_scope(claims, PLATFORM_READ)
     if scope is not None and merchant_id not in (None, scope):
         return RefundPage(refunds=[], next_after=None)
     found = service.list_refunds(
@@ -104,14 +98,4 @@ def list_refunds(
 
 
 def _out(r: RefundView) -> RefundOut:
-    return RefundOut(
-        id=r.id,
-        merchant_id=r.merchant_id,
-        payment_ref=r.payment_ref,
-        amount_minor=r.amount_minor,
-        currency=r.currency,
-        business_date=r.business_date,
-        reason=r.reason,
-        settlement_id=r.settlement_id,
-        created_at=r.created_at,
-    )
+    return RefundOut.model_validate(r, from_attributes=True)

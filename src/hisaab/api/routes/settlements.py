@@ -14,10 +14,9 @@ from typing import Annotated, Literal
 from fastapi import Depends, Path, Query
 from pydantic import BaseModel
 
-from hisaab.api.deps import CurrentUser, Router, SessionDep, require
+from hisaab.api.deps import Router, SessionDep, merchant_scope, platform_or_own, require
 from hisaab.auth.roles import MERCHANT_SETTLEMENTS, SETTLEMENTS_READ, TERMS_APPROVE
 from hisaab.auth.tokens import Claims
-from hisaab.errors import Forbidden
 from hisaab.settlement import settlements as service
 from hisaab.settlement.settlements import SettlementView
 
@@ -30,12 +29,8 @@ Status = Literal[
 ]
 
 
-def reader(claims: CurrentUser) -> Claims:
-    if SETTLEMENTS_READ in claims.permissions:
-        return claims
-    if claims.merchant_id is not None and MERCHANT_SETTLEMENTS in claims.permissions:
-        return claims
-    raise Forbidden(f"the {claims.role} role lacks the permission {SETTLEMENTS_READ}")
+PLATFORM_READ = frozenset({SETTLEMENTS_READ})
+reader = platform_or_own(PLATFORM_READ, MERCHANT_SETTLEMENTS, named=SETTLEMENTS_READ)
 
 
 Reader = Annotated[Claims, Depends(reader)]
@@ -73,10 +68,6 @@ class SettlementPage(BaseModel):
     next_after: int | None
 
 
-def _scope(claims: Claims) -> str | None:
-    return None if SETTLEMENTS_READ in claims.permissions else claims.merchant_id
-
-
 @router.get("", response_model=SettlementPage)
 def list_settlements(
     session: SessionDep,
@@ -87,7 +78,7 @@ def list_settlements(
     after: Annotated[int | None, Query(gt=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SettlementPage:
-    scope = _scope(claims)
+    scope = merchant_scope(claims, PLATFORM_READ)
     if scope is not None and merchant_id not in (None, scope):
         return SettlementPage(settlements=[], next_after=None)  # another merchant's: none
     found = service.list_settlements(
@@ -107,7 +98,9 @@ def get_settlement(
     settlement_id: SettlementId, session: SessionDep, claims: Reader
 ) -> SettlementOut:
     return settlement_out(
-        service.get_settlement(session, settlement_id, merchant_id=_scope(claims))
+        service.get_settlement(
+            session, settlement_id, merchant_id=merchant_scope(claims, PLATFORM_READ)
+        )
     )
 
 
@@ -119,32 +112,4 @@ def approve_settlement(
 
 
 def settlement_out(s: SettlementView) -> SettlementOut:
-    return SettlementOut(
-        id=s.id,
-        merchant_id=s.merchant_id,
-        settlement_date=s.settlement_date,
-        currency=s.currency,
-        status=s.status,
-        payments=s.payments,
-        gross_minor=s.gross_minor,
-        net_minor=s.net_minor,
-        payout_minor=s.payout_minor,
-        debit_minor=s.debit_minor,
-        carry_forward_minor=s.carry_forward_minor,
-        terms_version=s.terms_version,
-        computed_by=s.computed_by,
-        created_at=s.created_at,
-        utr=s.utr,
-        lines=None
-        if s.lines is None
-        else [
-            LineOut(
-                kind=x.kind,
-                amount_minor=x.amount_minor,
-                source_id=x.source_id,
-                note=x.note,
-                available_on=x.available_on,
-            )
-            for x in s.lines
-        ],
-    )
+    return SettlementOut.model_validate(s, from_attributes=True)
